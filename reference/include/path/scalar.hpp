@@ -1,0 +1,74 @@
+#pragma once
+// The scalar types the oracles are instantiated on, and exact conversions between them.
+//
+// Floating types: float, double, long double, quad (113-bit significand, IEEE binary128 layout)
+// and mp100 (100 decimal digits, about 333 bits). Exact type: rational (GMP, exact for every
+// double input since a double is a dyadic rational). Expression templates are off so that the
+// types compose with Eigen (boost/multiprecision/eigen.hpp supplies Eigen's NumTraits).
+#include <boost/multiprecision/cpp_bin_float.hpp>
+#include <boost/multiprecision/gmp.hpp>
+#include <boost/multiprecision/eigen.hpp>
+
+#include <cmath>
+#include <string_view>
+#include <type_traits>
+
+namespace path {
+
+namespace mp = boost::multiprecision;
+
+using quad = mp::cpp_bin_float_quad;
+using mp100 = mp::number<mp::cpp_bin_float<100>, mp::et_off>;
+using rational = mp::number<mp::gmp_rational, mp::et_off>;
+
+template <class S>
+inline constexpr bool is_exact_v = std::is_same_v<S, rational>;
+
+// Every double is representable exactly in each of the wider types and in rational.
+template <class S>
+S from_double(double x) {
+  return S(x);
+}
+
+template <class S>
+double to_double(const S& x) {
+  if constexpr (std::is_arithmetic_v<S>) {
+    return static_cast<double>(x);
+  } else {
+    return x.template convert_to<double>();
+  }
+}
+
+// Converts between two scalar types through the wider of them (exact when widening).
+template <class To, class From>
+To convert_scalar(const From& x) {
+  if constexpr (std::is_same_v<To, From>) {
+    return x;
+  } else if constexpr (std::is_arithmetic_v<From> && std::is_arithmetic_v<To>) {
+    return static_cast<To>(x);
+  } else if constexpr (std::is_arithmetic_v<From>) {
+    return To(x);
+  } else {
+    return x.template convert_to<To>();
+  }
+}
+
+// Unit roundoff of a floating scalar type (2^-p for p significand bits).
+template <class S>
+S unit_roundoff() {
+  static_assert(!is_exact_v<S>, "exact types have no roundoff");
+  return std::numeric_limits<S>::epsilon() / 2;
+}
+
+template <class S>
+constexpr std::string_view scalar_name() {
+  if constexpr (std::is_same_v<S, float>) return "float";
+  else if constexpr (std::is_same_v<S, double>) return "double";
+  else if constexpr (std::is_same_v<S, long double>) return "long double";
+  else if constexpr (std::is_same_v<S, quad>) return "quad";
+  else if constexpr (std::is_same_v<S, mp100>) return "mp100";
+  else if constexpr (std::is_same_v<S, rational>) return "rational";
+  else return "unknown";
+}
+
+}  // namespace path
