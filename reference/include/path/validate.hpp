@@ -7,6 +7,7 @@
 #include <string>
 
 #include "path/problem.hpp"
+#include "path/scalar.hpp"
 
 namespace path {
 

@@ -1,0 +1,38 @@
+#pragma once
+// Error measures used by the tests: maximum absolute error and the ulp distance in double.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "path/scalar.hpp"
+
+namespace path::testing {
+
+template <class A, class B>
+double max_abs_error(const std::vector<A>& got, const std::vector<B>& want) {
+  double worst = 0;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    worst = std::max(worst, std::abs(to_double(got[i]) - to_double(want[i])));
+  return worst;
+}
+
+template <class B>
+double max_abs(const std::vector<B>& xs) {
+  double m = 0;
+  for (const B& x : xs) m = std::max(m, std::abs(to_double(x)));
+  return m;
+}
+
+// Distance in units in the last place between two finite doubles (0 for equal values).
+inline std::uint64_t ulp_distance(double a, double b) {
+  auto ordered = [](double x) {
+    std::int64_t i;
+    std::memcpy(&i, &x, sizeof x);
+    return i < 0 ? std::numeric_limits<std::int64_t>::min() - i : i;
+  };
+  const std::int64_t ia = ordered(a), ib = ordered(b);
+  return ia > ib ? static_cast<std::uint64_t>(ia - ib) : static_cast<std::uint64_t>(ib - ia);
+}
+
+}  // namespace path::testing
