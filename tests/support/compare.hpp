@@ -9,11 +9,15 @@
 
 namespace path::testing {
 
+// The difference is formed in the type of `want` (the reference, at least as wide as `got`), so
+// that differences far below double's resolution (quad vs mp100) are not rounded away.
 template <class A, class B>
 double max_abs_error(const std::vector<A>& got, const std::vector<B>& want) {
   double worst = 0;
-  for (std::size_t i = 0; i < got.size(); ++i)
-    worst = std::max(worst, std::abs(to_double(got[i]) - to_double(want[i])));
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const B diff = convert_scalar<B>(got[i]) - want[i];
+    worst = std::max(worst, std::abs(to_double(diff)));
+  }
   return worst;
 }
 
