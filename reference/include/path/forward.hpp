@@ -2,10 +2,10 @@
 // The public forward API: one entry point, three independent algorithms (docs/algorithms.md).
 //   forward(problem, options)  -> o [B, T, HQ, Dv], lse [B, T, HQ]      (floating scalars)
 //   logits(problem, options)   -> final logits per (sequence, query head) (any scalar, exact too)
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <optional>
 
 #include "path/algorithms/blockwise.hpp"
 #include "path/algorithms/naive.hpp"
@@ -71,8 +71,7 @@ HeadOutput<S> head_forward(const HeadSlice<S>& h, const ForwardOptions& opt) {
   return softmax_attention(final_logits(h, raw_logits(h, opt)), h.v);
 }
 
-template <class S>
-void check_options(const ForwardOptions& opt) {
+inline void check_options(const ForwardOptions& opt) {
   if (opt.algorithm == Algorithm::blockwise && opt.block_size < 1)
     throw InvalidProblem("option 'block': block size must be at least 1, got " + std::to_string(opt.block_size));
 }
@@ -80,7 +79,7 @@ void check_options(const ForwardOptions& opt) {
 template <class S>
 std::vector<HeadLogits<S>> logits(const Problem<S>& p, const ForwardOptions& opt = {}) {
   validate(p);
-  check_options<S>(opt);
+  check_options(opt);
   std::vector<HeadLogits<S>> out;
   for (const SequenceRange& seq : sequences_of(p.shape, p.cu_seqlens)) {
     if (seq.length == 0) continue;
@@ -96,7 +95,7 @@ template <class S>
 ForwardResult<S> forward(const Problem<S>& p, const ForwardOptions& opt = {}) {
   static_assert(!is_exact_v<S>, "softmax needs exp and log: use a floating scalar (mp100 for ~100 digits)");
   validate(p);
-  check_options<S>(opt);
+  check_options(opt);
   const Shape& s = p.shape;
   ForwardResult<S> r{s, std::vector<S>(s.o_size(), S(0)), std::vector<S>(s.lse_size(), S(0))};
   for (const SequenceRange& seq : sequences_of(s, p.cu_seqlens)) {

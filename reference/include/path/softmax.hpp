@@ -2,7 +2,6 @@
 // Causal softmax attention on final logits, o_i = sum_{j<=i} softmax_j(s_i.) v_j and
 // lse_i = log sum_{j<=i} exp(s_ij) (natural log), for floating scalar types; plus the online
 // (streaming) form the blockwise algorithm uses. docs/algorithms.md §5.
-#include <boost/multiprecision/cpp_bin_float.hpp>
 #include <algorithm>
 #include <cmath>
 #include <vector>
