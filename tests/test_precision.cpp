@@ -54,6 +54,21 @@ TEST(Precision, QuadAgreesWithMp100) {
     expect_within_bound(run<quad>(p, a, 8), exact, b, std::string("quad ") + std::string(to_string(a)));
 }
 
+// float and long double run the same templates; each stays within the model at its own u.
+TEST(Precision, FloatAndLongDoubleWithinErrorModel) {
+  auto rng = testing::rng_for("float-long-double");
+  const Problem<double> p = testing::random_problem({{2, 50, 2, 1, 12, 4}, true, GateConvention::paper}, rng);
+  const ForwardResult<mp100> exact = run<mp100>(p, Algorithm::naive);
+  // float: the inputs themselves are rounded to float (relative 2^-24 each), which the model
+  // covers as one more step of the sweep.
+  const testing::ForwardBound bf = testing::forward_error_bound(p, std::pow(2.0, -24));
+  const testing::ForwardBound bl = testing::forward_error_bound(p, std::pow(2.0, -64));
+  for (Algorithm a : {Algorithm::naive, Algorithm::ut, Algorithm::blockwise}) {
+    expect_within_bound(run<float>(p, a, 8), exact, bf, std::string("float ") + std::string(to_string(a)));
+    expect_within_bound(run<long double>(p, a, 8), exact, bl, std::string("long double ") + std::string(to_string(a)));
+  }
+}
+
 class DoubleVsMp100 : public ::testing::TestWithParam<index_t> {};
 
 TEST_P(DoubleVsMp100, WithinErrorModel) {
