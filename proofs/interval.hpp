@@ -24,7 +24,7 @@ inline long long& precision_bits() {
 
 namespace detail {
 
-// floor (up = false) or ceil (up = true) of a positive rational to kPrecisionBits bits.
+// floor (up = false) or ceil (up = true) of a positive rational to precision_bits() bits.
 inline BigQ round_positive(const BigQ& r, bool up) {
   const BigZ a = boost::multiprecision::numerator(r);
   const BigZ b = boost::multiprecision::denominator(r);
