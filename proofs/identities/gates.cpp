@@ -23,6 +23,7 @@ R definition(const R& r, const R& scale, const VecR& g, index_t i, index_t j, Ga
   if (gated)
     for (index_t t = j + 1; t <= i; ++t) gate += g(t);
   if (gated && planted("gate-includes-j")) gate += g(j);
+  if (!gated && planted("ungated-scale")) return r;  // the scale dropped
   if (conv == GateConvention::fla && !planted("fla-unscaled-gate")) return scale * (r + gate);
   return scale * r + gate;
 }
@@ -154,7 +155,7 @@ std::vector<index_t> block_sizes(index_t L, bool all) {
 int main(int argc, char** argv) {
   using namespace ids;
   parse_options(argc, argv, "proof_gates: path::logits with forget gates in both conventions, every algorithm (docs/proofs.md)",
-                {"fla-unscaled-gate", "gate-includes-j"});
+                {"fla-unscaled-gate", "gate-includes-j", "ungated-scale"});
   const Stopwatch clock;
   Proof p;
   const bool lng = options().long_run;
