@@ -145,7 +145,7 @@ inline void print(const Statement& s) {
 }
 
 inline void print(const Refutation& r) {
-  std::cout << "  REFUTED AS PRINTED: " << r.name << ": false on " << r.counterexamples << " of " << r.tried
+  std::cout << "  REFUTED (must be false): " << r.name << ": false on " << r.counterexamples << " of " << r.tried
             << " configurations";
   if (r.counterexamples > 0) std::cout << "; first counterexample: " << r.first_counterexample;
   else std::cout << " -- NOT refuted (that is a failure of this program)";

@@ -24,9 +24,9 @@ struct Proof {
   Statement interval_lib{"S3b library: compact_factor(W_[a,b], beta_[a,b]) == A[a..b,a..b]"};
   Statement masked{"S4 masked logits (3.2): r_ij = k_j.q_i - sum [a>j](k_j.w_a) A_ab (w_b.q_i)[b<=i], every j <= i"};
   Statement masked_lib{"S4a library: keys_dot_later_w, w_dot_earlier_queries, ut_masked_raw_logits == the definition"};
-  Refutation printed_no_identity{"paper 3.1 'P = W^T T^-1 W' (the 'I -' is missing), even with T^-1 read as A"};
-  Refutation order_matters{"forward order with the lower triangle: H_0...H_{L-1} = I - W^T A' W"};
-  Refutation logit_order{"order-free logit: k_j^T (H_{j+1}...H_i) q_i = q_i^T (H_{j+1}...H_i) k_j"};
+  Refutation printed_no_identity{"R1 paper 3.1 'P = W^T T^-1 W' (the 'I -' is missing), even with T^-1 read as A"};
+  Refutation order_matters{"R2 forward order with the lower triangle: H_0...H_{L-1} = I - W^T A' W"};
+  Refutation logit_order{"R3 order-free logit: k_j^T (H_{j+1}...H_i) q_i = q_i^T (H_{j+1}...H_i) k_j"};
 
   void check(const Config& c, bool all_intervals) {
     const index_t L = c.L(), D = c.D();
