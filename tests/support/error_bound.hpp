@@ -33,7 +33,7 @@ inline ForwardBound forward_error_bound(const Problem<double>& p, double u) {
   for (double g : p.g) max_gate += std::abs(g);  // |G_i| <= sum |g|
   for (double v : p.v) max_v = std::max(max_v, std::abs(v));
   ForwardBound b;
-  const double raw = (T * (2 * D + 3) + D) * u * max_row_norm(p.k, s.D) * max_row_norm(p.q, s.D);
+  const double raw = (T * (2 * D + 5) + D) * u * max_row_norm(p.k, s.D) * max_row_norm(p.q, s.D);
   b.logit = std::abs(p.scale) * raw + 2 * T * u * max_gate;
   b.o = (2 * b.logit + (T + 3) * u) * max_v;
   b.lse = b.logit + (T + 2) * u;

@@ -4,7 +4,7 @@
 // With A = compact_factor(W, beta) over the whole sequence, the product over (j, i] is
 // H_{j+1} ... H_i = I - sum_{j < a <= b <= i} w_a A_ab w_b^T, hence
 //   r_ij = k_j.q_i - sum_{a, b} [a > j] (k_j.w_a) A_ab (w_b.q_i) [b <= i].
-// The two masks factor: KWm = strictUpper(K W^T) keeps a > j, WQm = lower(W Q^T) keeps b <= i, and
+// The two masks factor: KWm = strictUpper(K W^T) keeps a > j, WQm = upper(W Q^T) keeps b <= i, and
 // r^T = K Q^T - KWm A WQm, read at j <= i. One global triangular inverse, O(L^3) per head.
 #include "path/compact_form.hpp"
 #include "path/head_slice.hpp"
