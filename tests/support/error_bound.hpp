@@ -2,7 +2,7 @@
 // The forward error model of docs/error-model.md, as used by the tests.
 // For ||w_t|| = 1 and beta_t in [0, 2] (every H_t a contraction), the naive products in a floating
 // type with unit roundoff u give, to first order,
-//   |r^ - r| <= (T (2D + 3) + D) u ||k||max ||q||max                 (raw logits, §2)
+//   |r^ - r| <= (T (2D + 5) + D) u ||k||max ||q||max                 (raw logits, §2)
 //   delta    := scale * that + 2 T u max|G|                           (final logits, §3)
 //   |o^ - o| <= (2 delta + (T + 3) u) max|v|,  |lse^ - lse| <= delta + (T + 2) u   (§4)
 #include <algorithm>
