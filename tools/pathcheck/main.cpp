@@ -6,14 +6,21 @@
 
 #include "arguments.hpp"
 #include "eval_command.hpp"
+#include "gen_command.hpp"
+#include "run_command.hpp"
+#include "validate_command.hpp"
 #include "path/io/safetensors.hpp"
 #include "path/validate.hpp"
 
 namespace {
 
 void print_usage(std::ostream& os) {
-  os << "usage: pathcheck <command> [options]\n\ncommands:\n  eval   evaluate an oracle on a case file\n\n"
-     << pathcheck::eval_usage;
+  os << "usage: pathcheck <command> [options]\n\ncommands:\n  eval      evaluate an oracle on a case file\n"
+     << "  gen       generate a conformance suite\n"
+     << "  run       run an in-process implementation through a suite\n"
+     << "  validate  judge a third party's result files against a suite\n\n"
+     << pathcheck::eval_usage << "\n" << pathcheck::gen_usage << "\n" << pathcheck::run_usage << "\n"
+     << pathcheck::validate_usage;
 }
 
 }  // namespace
@@ -28,6 +35,9 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   try {
     if (command == "eval") return pathcheck::run_eval(args);
+    if (command == "gen") return pathcheck::run_gen(args);
+    if (command == "run") return pathcheck::run_run(args);
+    if (command == "validate") return pathcheck::run_validate(args);
     std::cerr << "pathcheck: unknown command '" << command << "'\n";
     print_usage(std::cerr);
     return 2;
