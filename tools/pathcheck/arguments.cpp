@@ -1,6 +1,7 @@
 #include "arguments.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 
 namespace pathcheck {
@@ -40,6 +41,17 @@ long long Arguments::integer_or(const std::string& name, long long fallback) con
   const long long x = std::strtoll(it->second.c_str(), &end, 10);
   if (it->second.empty() || *end != '\0' || errno == ERANGE)
     throw UsageError("option " + name + ": '" + it->second + "' is not an integer");
+  return x;
+}
+
+double Arguments::positive_or(const std::string& name, double fallback) const {
+  const auto it = values_.find(name);
+  if (it == values_.end()) return fallback;
+  const std::string& text = it->second;
+  char* end = nullptr;
+  const double x = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !(x > 0) || !std::isfinite(x))
+    throw UsageError(name + ": '" + text + "' is not a positive number");
   return x;
 }
 

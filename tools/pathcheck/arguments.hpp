@@ -24,6 +24,7 @@ class Arguments {
   std::string required(const std::string& name) const;
   std::string value_or(const std::string& name, const std::string& fallback) const;
   long long integer_or(const std::string& name, long long fallback) const;
+  double positive_or(const std::string& name, double fallback) const;  // a finite number > 0
 
  private:
   std::map<std::string, std::string> values_;

@@ -34,15 +34,6 @@ std::uint64_t parse_seed(const std::string& text) {
   }
 }
 
-double parse_positive(const Arguments& a, const std::string& name, double fallback) {
-  const std::string text = a.value_or(name, "");
-  if (text.empty()) return fallback;
-  char* end = nullptr;
-  const double x = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || !(x > 0) || !std::isfinite(x))
-    throw UsageError(name + ": '" + text + "' is not a positive number");
-  return x;
-}
 
 }  // namespace
 
@@ -59,8 +50,8 @@ int run_gen(const std::vector<std::string>& args) {
   pc::BuildOptions options;
   options.suite = suite;
   options.suite_seed = a.has("--seed") ? parse_seed(a.required("--seed")) : pc::random_seed();
-  options.tolerance.c = parse_positive(a, "--c", 2.0);
-  options.tolerance.floor_ulps = parse_positive(a, "--floor-ulps", 2.0);
+  options.tolerance.c = a.positive_or("--c", 2.0);
+  options.tolerance.floor_ulps = a.positive_or("--floor-ulps", 2.0);
   const long long jobs = a.integer_or("--jobs", std::max(1u, std::thread::hardware_concurrency()));
   if (jobs < 1 || jobs > 1024) throw UsageError("--jobs: must be in [1, 1024]");
 

@@ -21,17 +21,6 @@ const char* const run_usage =
     "  random seed, printed). --results DIR also writes each case's outputs there. Prints the\n"
     "  validate table; exit 0 only if every case passed.\n";
 
-namespace {
-
-double positive(const std::string& name, const std::string& text) {
-  char* end = nullptr;
-  const double x = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || !(x > 0) || !std::isfinite(x))
-    throw UsageError(name + ": '" + text + "' is not a positive number");
-  return x;
-}
-
-}  // namespace
 
 int run_run(const std::vector<std::string>& args) {
   namespace pc = path::conformance;
@@ -54,7 +43,7 @@ int run_run(const std::vector<std::string>& args) {
   if (a.has("--suite") && (a.has("--builtin") || a.has("--dtype") || a.has("--seed") || a.has("--jobs") || a.has("--only")))
     throw UsageError("--suite DIR runs the cases stored in DIR: --builtin, --dtype, --seed, --jobs and --only do not apply");
   pc::SuiteRunOptions options;
-  if (a.has("--c")) options.judge.c = positive("--c", a.required("--c"));
+  if (a.has("--c")) options.judge.c = a.positive_or("--c", 2.0);
   if (!a.has("--quiet")) options.progress = &std::cerr;
   if (a.has("--results")) {
     const std::string dir = a.required("--results");
