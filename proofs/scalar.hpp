@@ -1,19 +1,20 @@
 // The two exact scalar types of the proofs and the conversions between them.
 //
-// BigQ (GMP rationals through Boost.Multiprecision, expression templates off) is the reference
+// BigQ (path::rational: GMP rationals through Boost.Multiprecision, or Boost's cpp_rational
+// where GMP is absent; expression templates off) is the reference
 // exact type; Q64 (exact_q64.hpp) is the fast exact type of the exhaustive sweeps. Both are exact:
 // a construction evaluated with either gives bit-identical logits, which the programs check.
 #pragma once
 
-#include <boost/multiprecision/gmp.hpp>
+#include "path/scalar.hpp"
 #include <stdexcept>
 
 #include "exact_q64.hpp"
 
 namespace proofs {
 
-using BigQ = boost::multiprecision::number<boost::multiprecision::gmp_rational, boost::multiprecision::et_off>;
-using BigZ = boost::multiprecision::number<boost::multiprecision::gmp_int, boost::multiprecision::et_off>;
+using BigQ = path::rational;
+using BigZ = path::big_integer;
 
 inline BigQ to_bigq(const BigQ& x) { return x; }
 inline BigQ to_bigq(const Q64& x) { return BigQ(x.num()) / BigQ(x.den()); }

@@ -147,8 +147,8 @@ void check_random_word(const std::vector<int>& w, SwapForward<Q64>& fq, SwapForw
 void random_words(int per_kind, const Options& o, std::vector<Tally>& out) {
   Stopwatch clock;
   std::mt19937_64 rng(o.seed);
-  SwapForward<Q64> fq(build_swap_transformer<Q64>(kLongWords, o.plant_bug));
-  SwapForward<BigQ> fb(build_swap_transformer<BigQ>(kLongWords, o.plant_bug));
+  SwapForward<Q64> fq(build_swap_transformer<Q64>(kLongWords, o.plant_bug()));
+  SwapForward<BigQ> fb(build_swap_transformer<BigQ>(kLongWords, o.plant_bug()));
   Tally prefixes{"random words of 1.." + std::to_string(kLongWords) + " swaps (" + std::to_string(per_kind) +
                  " each: uniform, forced identity, mirrored token, near miss): every prefix"};
   Tally agreement{"same words, whole word in GMP: final logits identical to Q64's and decision correct"};
@@ -172,12 +172,12 @@ void random_words(int per_kind, const Options& o, std::vector<Tally>& out) {
 int main(int argc, char** argv) {
   using namespace proofs;
   using namespace proofs::swaps;
-  const Options o = parse_options(argc, argv, "proof_theorem_2_1: PaTH Theorem 2.1 (swap word problem on 5 elements)");
-  if (o.plant_bug) std::cout << "PLANTED BUG: k_#[5] = 4 instead of 5 (this run must FAIL)\n";
+  const Options o = parse_options(argc, argv, "proof_theorem_2_1: PaTH Theorem 2.1 (swap word problem on 5 elements)", {"k5-weight"});
+  if (o.plant_bug()) std::cout << "PLANTED BUG: k_#[5] = 4 instead of 5 (this run must FAIL)\n";
   std::vector<Tally> tallies;
-  tallies.push_back(check_transitions(build_swap_transformer<BigQ>(kLongWords, o.plant_bug)));
+  tallies.push_back(check_transitions(build_swap_transformer<BigQ>(kLongWords, o.plant_bug())));
   print_tally(tallies.back(), 0);
-  exhaustive(o.long_run ? 6 : 5, o.plant_bug, tallies);
+  exhaustive(o.long_run ? 6 : 5, o.plant_bug(), tallies);
   random_words(o.long_run ? 250 : 25, o, tallies);
   long long failures = 0;
   for (const Tally& t : tallies) failures += t.failures;

@@ -249,9 +249,9 @@ void printed_temperature(std::vector<Tally>& out) {
 int main(int argc, char** argv) {
   using namespace proofs;
   using namespace proofs::flipflop;
-  const Options o = parse_options(argc, argv, "proof_theorem_a_1: PaTH Theorem A.1 (flip-flop language modeling)");
-  const Bug bug = o.plant_bug ? Bug::layer2_no_transition : Bug::none;
-  if (o.plant_bug) std::cout << "PLANTED BUG: layer-2 beta = 0 at write-bits, H = I (this run must FAIL)\n";
+  const Options o = parse_options(argc, argv, "proof_theorem_a_1: PaTH Theorem A.1 (flip-flop language modeling)", {"layer2-no-transition"});
+  const Bug bug = o.plant_bug() ? Bug::layer2_no_transition : Bug::none;
+  if (o.plant_bug()) std::cout << "PLANTED BUG: layer-2 beta = 0 at write-bits, H = I (this run must FAIL)\n";
   std::vector<Tally> tallies;
   exhaustive(o.long_run ? 10 : 8, bug, tallies);
   random_strings(o.long_run ? 100 : 10, o, bug, tallies);

@@ -11,7 +11,10 @@
 #include <set>
 #include <sstream>
 
+#include "path/adapters/cpu_oracle.hpp"
 #include "path/conformance/case.hpp"
+#include "path/conformance/registry.hpp"
+#include "path/core/rounding.hpp"
 #include "path/conformance/implementation.hpp"
 #include "path/conformance/judge.hpp"
 #include "path/conformance/progress.hpp"
@@ -135,10 +138,10 @@ TEST(CaseFile, StoredInputsAreRoundedAsDeclared) {
   for (io::DType dtype : {io::DType::BF16, io::DType::F16, io::DType::F32}) {
     const Case c = small_case(dtype);
     for (const auto* t : {&c.input.problem.q, &c.input.problem.k, &c.input.problem.v, &c.input.dO})
-      for (double x : *t) ASSERT_EQ(io::round_to_dtype(x, dtype), x);
+      for (double x : *t) ASSERT_EQ(round_to(x, dtype), x);
     for (const auto* t : {&c.input.problem.w, &c.input.problem.beta, &c.input.problem.g})
-      for (double x : *t) ASSERT_EQ(io::round_to_dtype(x, io::DType::F32), x);
-    EXPECT_EQ(io::round_to_dtype(c.input.problem.scale, io::DType::F32), c.input.problem.scale);
+      for (double x : *t) ASSERT_EQ(round_to(x, io::DType::F32), x);
+    EXPECT_EQ(round_to(c.input.problem.scale, io::DType::F32), c.input.problem.scale);
   }
 }
 
@@ -292,7 +295,7 @@ class Throws : public Implementation {
 class Unsupported : public Implementation {
  public:
   std::string name() const override { return "unsupported"; }
-  bool supports(const CaseSpec& s) const override { return s.shape.D != 8; }
+  std::string cannot_run(const CaseSpec& s) const override { return s.shape.D == 8 ? "no D = 8" : ""; }
   void run(const CaseInput&, Outputs&) override {}
 };
 
@@ -367,12 +370,18 @@ TEST(Baseline, Fp32BaselinesAreCloseAndBf16OnesAreWorse) {
 
 // ---- CPU implementations -----------------------------------------------------------------------
 
+Registry cpu_registry() {
+  Registry r;
+  adapters::register_cpu_implementations(r);
+  return r;
+}
+
 TEST(CpuImplementations, PassTheirOwnSmallCasesInEveryDtype) {
   for (io::DType dtype : {io::DType::BF16, io::DType::F16, io::DType::F32})
     for (Mode mode : {Mode::prefill, Mode::decode})
       for (const std::string name : {"cpu-blockwise", "cpu-naive"}) {
         const Case c = small_case(dtype, true, mode);
-        auto impl = make_implementation(name);
+        auto impl = cpu_registry().make(name);
         ASSERT_TRUE(impl) << name;
         const CaseVerdict v = run_case(*impl, c, {});
         std::ostringstream table;
@@ -382,13 +391,14 @@ TEST(CpuImplementations, PassTheirOwnSmallCasesInEveryDtype) {
 }
 
 TEST(CpuImplementations, RegistryListsBuiltInsAndAcceptsNewOnes) {
+  Registry registry = cpu_registry();
   std::set<std::string> names;
-  for (const auto& [n, d] : registered_implementations()) names.insert(n);
+  for (const auto& [n, d] : registry.list()) names.insert(n);
   EXPECT_TRUE(names.count("cpu-blockwise"));
   EXPECT_TRUE(names.count("cpu-naive"));
-  EXPECT_EQ(make_implementation("no-such"), nullptr);
-  register_implementation("test-nothing", "writes nothing", [] { return std::make_unique<WritesNothing>(); });
-  auto impl = make_implementation("test-nothing");
+  EXPECT_EQ(registry.make("no-such"), nullptr);
+  registry.add("test-nothing", "writes nothing", [] { return std::make_unique<WritesNothing>(); });
+  auto impl = registry.make("test-nothing");
   ASSERT_TRUE(impl);
   EXPECT_EQ(impl->name(), "writes-nothing");
 }

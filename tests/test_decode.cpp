@@ -14,7 +14,7 @@
 #include "path/forward.hpp"
 #include "path/io/problem_file.hpp"
 #include "support/compare.hpp"
-#include "support/error_bound.hpp"
+#include "path/error_model.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -115,14 +115,14 @@ TEST_P(Decode, PrefillEqualsOneTransformationAtATimeExactly) {
 
 // Tolerance, double: the decode step forms r_tj = (H_t ... H_{j+1} k_j) . q_t, the naive products
 // applied to the key instead of the query: the same operations in mirror image, so the forward
-// error model (tests/support/error_bound.hpp, docs/error-model.md; ||w|| = 1, beta in [0, 2] as
+// error model (path/error_model.hpp, docs/error-model.md; ||w|| = 1, beta in [0, 2] as
 // the gaussian problems have) bounds each one's error against the exact o; the two differ by at
 // most twice that bound. The prefilled rows come from the blockwise forward (within the same bound).
 TEST_P(Decode, EveryStepsOutputEqualsTheForwardRowInDouble) {
   auto rng = testing::rng_for(std::string("decode/double/") + GetParam().name);
   const Problem<double> p = random(rng, ValueStyle::gaussian);
   const ForwardResult<double> f = forward(p, ForwardOptions{Algorithm::naive, 1});
-  const testing::ForwardBound bound = testing::forward_error_bound(p, unit_roundoff<double>());
+  const error_model::ForwardBound bound = error_model::forward_error_bound(p, unit_roundoff<double>());
   for (index_t n : {index_t(0), index_t(1), index_t(3), p.shape.T}) {
     n = std::min(n, p.shape.T);
     const DecodeResult<double> d = decode(p, DecodeOptions{n, ForwardOptions{Algorithm::blockwise, 2}, 2});

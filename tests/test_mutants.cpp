@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "path/adapters/cpu_oracle.hpp"
+#include "path/adapters/result_files.hpp"
+#include "path/conformance/registry.hpp"
 #include "path/conformance/runner.hpp"
 #include "path/conformance/suite.hpp"
 #include "support/cli.hpp"
@@ -18,6 +21,15 @@ namespace path {
 namespace {
 
 using namespace conformance;
+
+const Registry& cpu_implementations() {
+  static const Registry r = [] {
+    Registry x;
+    adapters::register_cpu_implementations(x);
+    return x;
+  }();
+  return r;
+}
 
 // Every mutant needs a case where its bug shows: gates of both conventions (scale != 1), GQA with
 // two kv heads, varlen with a sequence longer than one query block, gradients, a decode case.
@@ -74,7 +86,7 @@ Report run_then_validate(Implementation& impl, io::DType dtype, const std::strin
   SuiteRunOptions run;
   run.results_dir = results;
   run_suite_directory(impl, suite_dir(dtype), run);
-  ResultFiles files(results);
+  adapters::ResultFiles files(results);
   Report r = run_suite_directory(files, suite_dir(dtype), SuiteRunOptions{});
   r.command = "validate";
   return r;
@@ -124,7 +136,7 @@ TEST(Mutants, CpuBlockwiseIsAcceptedInBf16AndFp32) {
   testing::TempDir results("accepted-results");
   for (io::DType dtype : {io::DType::BF16, io::DType::F32}) {
     for (const std::string name : {"cpu-blockwise", "cpu-naive"}) {
-      auto impl = make_implementation(name);
+      auto impl = cpu_implementations().make(name);
       ASSERT_TRUE(impl);
       const Report r = run_then_validate(*impl, dtype, results.file(name + std::string(dtype_label(dtype))));
       EXPECT_TRUE(r.all_passed()) << name << " " << dtype_label(dtype) << ": " << failures(r) << testing::seed_note();
@@ -143,7 +155,7 @@ TEST(Mutants, CommandLineValidateExitCodes) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("FAIL"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("worst element"), std::string::npos) << r.output;
-  auto good = make_implementation("cpu-blockwise");
+  auto good = cpu_implementations().make("cpu-blockwise");
   run_then_validate(*good, io::DType::BF16, results.file("good"));
   r = testing::run_pathcheck("validate --quiet --suite '" + suite_dir(io::DType::BF16) + "' --results '" +
                              results.file("good") + "'");

@@ -9,7 +9,7 @@
 #include "path/emulation.hpp"
 #include "path/forward.hpp"
 #include "support/compare.hpp"
-#include "support/error_bound.hpp"
+#include "path/error_model.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -22,7 +22,7 @@ ForwardResult<S> run(const Problem<double>& p, Algorithm a, index_t block = 16) 
 }
 
 template <class S>
-void expect_within_bound(const ForwardResult<S>& got, const ForwardResult<mp100>& exact, const testing::ForwardBound& b,
+void expect_within_bound(const ForwardResult<S>& got, const ForwardResult<mp100>& exact, const error_model::ForwardBound& b,
                          const std::string& what) {
   const double eo = testing::max_abs_error(got.o, exact.o), el = testing::max_abs_error(got.lse, exact.lse);
   std::cerr << "  " << what << ": |do| = " << eo << " (bound " << b.o << "), |dlse| = " << el << " (bound " << b.lse
@@ -36,7 +36,7 @@ TEST(Precision, Mp100OraclesAgreeToTheirPrecision) {
   const Problem<double> p = testing::random_problem({{1, 23, 2, 1, 6, 3}, true, GateConvention::paper}, rng);
   const ForwardResult<mp100> naive = run<mp100>(p, Algorithm::naive);
   // Each algorithm is within the bound of the exact result, so two of them within twice that.
-  testing::ForwardBound b = testing::forward_error_bound(p, std::pow(2.0, -332));
+  error_model::ForwardBound b = error_model::forward_error_bound(p, std::pow(2.0, -332));
   b.o *= 2;
   b.lse *= 2;
   expect_within_bound(run<mp100>(p, Algorithm::ut), naive, b, "mp100 ut vs naive");
@@ -49,7 +49,7 @@ TEST(Precision, QuadAgreesWithMp100) {
   auto rng = testing::rng_for("quad");
   const Problem<double> p = testing::random_problem({{1, 40, 1, 1, 8, 4}, true, GateConvention::fla}, rng);
   const ForwardResult<mp100> exact = run<mp100>(p, Algorithm::naive);
-  const testing::ForwardBound b = testing::forward_error_bound(p, std::pow(2.0, -113));
+  const error_model::ForwardBound b = error_model::forward_error_bound(p, std::pow(2.0, -113));
   for (Algorithm a : {Algorithm::naive, Algorithm::ut, Algorithm::blockwise})
     expect_within_bound(run<quad>(p, a, 8), exact, b, std::string("quad ") + std::string(to_string(a)));
 }
@@ -61,8 +61,8 @@ TEST(Precision, FloatAndLongDoubleWithinErrorModel) {
   const ForwardResult<mp100> exact = run<mp100>(p, Algorithm::naive);
   // float: the inputs themselves are rounded to float (relative 2^-24 each), which the model
   // covers as one more step of the sweep.
-  const testing::ForwardBound bf = testing::forward_error_bound(p, std::pow(2.0, -24));
-  const testing::ForwardBound bl = testing::forward_error_bound(p, std::pow(2.0, -64));
+  const error_model::ForwardBound bf = error_model::forward_error_bound(p, std::pow(2.0, -24));
+  const error_model::ForwardBound bl = error_model::forward_error_bound(p, std::pow(2.0, -64));
   for (Algorithm a : {Algorithm::naive, Algorithm::ut, Algorithm::blockwise}) {
     expect_within_bound(run<float>(p, a, 8), exact, bf, std::string("float ") + std::string(to_string(a)));
     expect_within_bound(run<long double>(p, a, 8), exact, bl, std::string("long double ") + std::string(to_string(a)));
@@ -76,7 +76,7 @@ TEST_P(DoubleVsMp100, WithinErrorModel) {
   auto rng = testing::rng_for("double-vs-mp100/" + std::to_string(T));
   const Problem<double> p = testing::random_problem({{1, T, 1, 1, 16, 4}, true, GateConvention::paper}, rng);
   const ForwardResult<mp100> exact = run<mp100>(p, Algorithm::blockwise, 64);
-  const testing::ForwardBound b = testing::forward_error_bound(p, std::pow(2.0, -53));
+  const error_model::ForwardBound b = error_model::forward_error_bound(p, std::pow(2.0, -53));
   for (Algorithm a : {Algorithm::naive, Algorithm::ut, Algorithm::blockwise}) {
     if (a == Algorithm::ut && T > 300) continue;  // O(T^3): the other two cover long T
     expect_within_bound(run<double>(p, a, 64), exact, b, "T=" + std::to_string(T) + " double " + std::string(to_string(a)));
@@ -92,14 +92,14 @@ TEST(Emulation, Bf16RoundsOutputsAndStaysWithinModel) {
   auto rng = testing::rng_for("emulation-bf16");
   Problem<double> p = testing::random_problem({{1, 96, 2, 1, 16, 8}, true, GateConvention::fla}, rng);
   for (auto* t : {&p.q, &p.k, &p.v})
-    for (double& x : *t) x = round_to_precision(static_cast<float>(x), InputPrecision::bf16);
+    for (double& x : *t) x = round_to(static_cast<float>(x), DType::BF16);
   for (auto* t : {&p.w, &p.beta, &p.g})
     for (double& x : *t) x = static_cast<float>(x);
   p.scale = static_cast<float>(p.scale);
-  const ForwardResult<double> emu = emulate_forward(p, InputPrecision::bf16);
-  for (double x : emu.o) ASSERT_EQ(x, round_to_precision(static_cast<float>(x), InputPrecision::bf16));
+  const ForwardResult<double> emu = emulate_forward(p, DType::BF16);
+  for (double x : emu.o) ASSERT_EQ(x, round_to(static_cast<float>(x), DType::BF16));
   const ForwardResult<mp100> exact = run<mp100>(p, Algorithm::naive);
-  testing::ForwardBound b = testing::forward_error_bound(p, std::pow(2.0, -24));
+  error_model::ForwardBound b = error_model::forward_error_bound(p, std::pow(2.0, -24));
   const double max_v = testing::max_abs(p.v), bf16_u = std::pow(2.0, -9);
   b.o += 2 * bf16_u * max_v;
   const double err = testing::max_abs_error(emu.o, exact.o);
@@ -115,9 +115,9 @@ TEST(Emulation, Fp32WithinFp32Model) {
   for (auto* t : {&p.q, &p.k, &p.v, &p.w, &p.beta})
     for (double& x : *t) x = static_cast<float>(x);
   p.scale = static_cast<float>(p.scale);
-  const ForwardResult<double> emu = emulate_forward(p, InputPrecision::fp32);
+  const ForwardResult<double> emu = emulate_forward(p, DType::F32);
   const ForwardResult<mp100> exact = run<mp100>(p, Algorithm::naive);
-  const testing::ForwardBound b = testing::forward_error_bound(p, std::pow(2.0, -24));
+  const error_model::ForwardBound b = error_model::forward_error_bound(p, std::pow(2.0, -24));
   EXPECT_LE(testing::max_abs_error(emu.o, exact.o), b.o + std::pow(2.0, -24) * testing::max_abs(exact.o));
   EXPECT_LE(testing::max_abs_error(emu.lse, exact.lse), b.lse);
 }

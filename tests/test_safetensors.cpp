@@ -1,7 +1,10 @@
-// Tests of the safetensors reader and writer: round trips for every dtype, the 16-bit rounding,
+// Tests of the safetensors reader and writer: round trips for every dtype (the rounding codec
+// itself: tests/test_rounding.cpp),
 // atomic and non-clobbering writes, and one rejection test per reader check, each built by
 // mutating the bytes of a valid file and checking that the message names the problem.
 #include "path/io/safetensors.hpp"
+
+#include "path/core/rounding.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -181,95 +184,6 @@ TEST(SafetensorsDType, NamesSizesAndInverse) {
   EXPECT_FALSE(dtype_from_name(""));
 }
 
-TEST(SafetensorsRounding, Bf16TiesToEven) {
-  EXPECT_EQ(round_to_dtype(1 + std::ldexp(1, -9), DType::BF16), 1.0);  // below half an ulp
-  EXPECT_EQ(round_to_dtype(1 + std::ldexp(1, -8), DType::BF16), 1.0);  // tie, 1 is even
-  EXPECT_EQ(round_to_dtype(1 + 3 * std::ldexp(1, -8), DType::BF16), 1 + std::ldexp(1, -6));  // tie, up to even
-  EXPECT_EQ(round_to_dtype(1 + std::ldexp(1, -8) + std::ldexp(1, -40), DType::BF16), 1 + std::ldexp(1, -7));
-  EXPECT_EQ(round_to_dtype(-(1 + std::ldexp(1, -8)), DType::BF16), -1.0);
-}
-
-TEST(SafetensorsRounding, Bf16OverflowAndSubnormals) {
-  const double max = std::ldexp(2 - std::ldexp(1, -7), 127);
-  EXPECT_EQ(round_to_dtype(max, DType::BF16), max);
-  EXPECT_EQ(round_to_dtype(std::ldexp(2 - std::ldexp(1, -8), 127), DType::BF16), kInf);  // tie -> inf
-  EXPECT_EQ(round_to_dtype(std::ldexp(2 - std::ldexp(1, -7) - std::ldexp(1, -9), 127), DType::BF16), max);
-  EXPECT_EQ(round_to_dtype(-1e300, DType::BF16), -kInf);
-  const double tiny = std::ldexp(1, -133);  // smallest bf16 subnormal
-  EXPECT_EQ(round_to_dtype(tiny, DType::BF16), tiny);
-  EXPECT_EQ(round_to_dtype(tiny / 2, DType::BF16), 0.0);  // tie with 0, which is even
-  EXPECT_EQ(round_to_dtype(1.5 * tiny, DType::BF16), 2 * tiny);
-}
-
-TEST(SafetensorsRounding, F16OverflowTiesAndSubnormals) {
-  EXPECT_EQ(round_to_dtype(65504, DType::F16), 65504.0);
-  EXPECT_EQ(round_to_dtype(65519.99, DType::F16), 65504.0);
-  EXPECT_EQ(round_to_dtype(65520, DType::F16), kInf);  // halfway to 2^16: ties to even = inf
-  EXPECT_EQ(round_to_dtype(-65520, DType::F16), -kInf);
-  EXPECT_EQ(round_to_dtype(1 + std::ldexp(1, -11), DType::F16), 1.0);
-  EXPECT_EQ(round_to_dtype(1 + 3 * std::ldexp(1, -11), DType::F16), 1 + std::ldexp(1, -9));
-  const double tiny = std::ldexp(1, -24);  // smallest f16 subnormal
-  EXPECT_EQ(round_to_dtype(tiny, DType::F16), tiny);
-  EXPECT_EQ(round_to_dtype(tiny / 2, DType::F16), 0.0);
-  EXPECT_EQ(round_to_dtype(0.75 * tiny, DType::F16), tiny);
-  EXPECT_EQ(round_to_dtype(1.5 * tiny, DType::F16), 2 * tiny);
-  EXPECT_EQ(round_to_dtype(1023.5 * tiny, DType::F16), std::ldexp(1, -14));  // carry into the normals
-  EXPECT_EQ(round_to_dtype(1e-300, DType::F16), 0.0);
-}
-
-TEST(SafetensorsRounding, SpecialValues) {
-  for (DType t : {DType::F64, DType::F32, DType::F16, DType::BF16}) {
-    EXPECT_TRUE(std::isnan(round_to_dtype(kNaN, t)));
-    EXPECT_EQ(round_to_dtype(kInf, t), kInf);
-    EXPECT_EQ(round_to_dtype(-kInf, t), -kInf);
-    EXPECT_TRUE(std::signbit(round_to_dtype(-0.0, t)));
-    EXPECT_TRUE(std::signbit(round_to_dtype(-1e-300, t)));  // underflow keeps the sign
-  }
-}
-
-TEST(SafetensorsRounding, F32IsStaticCastWithIeeeOverflow) {
-  EXPECT_EQ(round_to_dtype(0.1, DType::F32), static_cast<double>(0.1f));
-  EXPECT_EQ(round_to_dtype(1 + std::ldexp(1, -24), DType::F32), 1.0);
-  const double max = std::numeric_limits<float>::max();
-  EXPECT_EQ(round_to_dtype(max, DType::F32), max);
-  EXPECT_EQ(round_to_dtype(std::ldexp(2 - std::ldexp(1, -24), 127), DType::F32), kInf);
-  EXPECT_EQ(round_to_dtype(-1e300, DType::F32), -kInf);
-  EXPECT_EQ(round_to_dtype(std::ldexp(1, -149), DType::F32), std::ldexp(1, -149));
-}
-
-TEST(SafetensorsRounding, IntegerDtypesHaveNoRounding) {
-  for (DType t : {DType::I64, DType::I32, DType::I8, DType::U8, DType::BOOL})
-    EXPECT_THROW(round_to_dtype(1.5, t), std::invalid_argument);
-}
-
-#ifdef __FLT16_MAX__
-// Cross-check against the compiler's own double -> _Float16 conversion (correctly rounded).
-TEST(SafetensorsRounding, F16AgreesWithCompilerFloat16) {
-  std::mt19937_64 rng(7);
-  std::uniform_real_distribution<double> mant(1, 2);
-  std::uniform_int_distribution<int> ex(-30, 17);
-  for (int i = 0; i < 200000; ++i) {
-    double x = std::ldexp(mant(rng), ex(rng)) * (i % 2 ? -1 : 1);
-    if (i % 5 == 0) x = std::ldexp(std::round(std::ldexp(x, 13)), -13);  // many exact ties
-    double want = static_cast<double>(static_cast<_Float16>(x));
-    ASSERT_TRUE(same_value(round_to_dtype(x, DType::F16), want)) << x;
-  }
-}
-#endif
-
-// Cross-check against the usual bit trick, valid for inputs that are already floats.
-TEST(SafetensorsRounding, Bf16AgreesWithFloatBitTrick) {
-  std::mt19937 rng(11);
-  for (int i = 0; i < 200000; ++i) {
-    std::uint32_t bits = rng();
-    float f = std::bit_cast<float>(bits);
-    if (std::isnan(f)) continue;
-    std::uint32_t r = (bits + 0x7FFFu + ((bits >> 16) & 1u)) & 0xFFFF0000u;
-    double want = std::bit_cast<float>(r);
-    ASSERT_TRUE(same_value(round_to_dtype(f, DType::BF16), want)) << f;
-  }
-}
-
 // ------------------------------------------------------------------------------------------
 // round trips
 
@@ -300,7 +214,7 @@ TEST(SafetensorsRoundTrip, WriteRoundsToTheStoredDtype) {
   EXPECT_EQ(h[0], kInf);
   EXPECT_EQ(h[1], 1.0);
   EXPECT_EQ(h[2], std::ldexp(1, -24));
-  EXPECT_EQ(h[3], round_to_dtype(0.1, DType::F16));
+  EXPECT_EQ(h[3], path::round_to(0.1, DType::F16));
   EXPECT_EQ(got.require("b").values, (std::vector<double>{1.0, 1 + std::ldexp(1, -6)}));
   EXPECT_EQ(got.require("s").values[0], static_cast<double>(0.1f));
 }

@@ -1,6 +1,6 @@
 // Shared machinery of the identity proofs (docs/proofs.md): the command line, the tally of each
 // statement, the configurations (exhaustive small ones, random larger ones) and the independent
-// explicit matrices every statement is compared against. Everything is exact (GMP rationals):
+// explicit matrices every statement is compared against. Everything is exact (path::rational):
 // a check passes only on equality, zero tolerance.
 #pragma once
 
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "path/linalg.hpp"
+#include "proof_cli.hpp"
 #include "path/scalar.hpp"
 
 namespace ids {
@@ -28,11 +29,7 @@ using VecR = path::Vec<R>;
 
 // ---------------------------------------------------------------- command line
 
-struct Options {
-  bool long_run = false;      // --long: wider exhaustive ranges, many more random configurations
-  std::string plant;          // --plant NAME: break one term of one formula; the run must then FAIL
-  std::uint64_t seed = 20250522;
-};
+using Options = proofs::Options;
 
 inline Options& options() {
   static Options o;
@@ -43,48 +40,12 @@ inline Options& options() {
 inline bool planted(std::string_view name) { return options().plant == name; }
 
 inline void parse_options(int argc, char** argv, std::string_view what, const std::vector<std::string>& plants) {
-  Options& o = options();
-  auto usage = [&](int status) {
-    std::cout << what << "\n  --long        longer setting: wider exhaustive ranges, more random configurations\n"
-              << "  --seed N      seed of the random configurations (default " << o.seed << ")\n"
-              << "  --plant NAME  break one term of one formula (the run must then FAIL); NAME one of:";
-    for (const auto& p : plants) std::cout << " " << p;
-    std::cout << "\n";
-    std::exit(status);
-  };
-  for (int a = 1; a < argc; ++a) {
-    const std::string_view arg = argv[a];
-    if (arg == "--long") {
-      o.long_run = true;
-    } else if (arg == "--seed" && a + 1 < argc) {
-      o.seed = std::strtoull(argv[++a], nullptr, 10);
-    } else if (arg == "--plant" && a + 1 < argc) {
-      o.plant = argv[++a];
-      bool known = false;
-      for (const auto& p : plants) known = known || p == o.plant;
-      if (!known) {
-        std::cout << "unknown plant '" << o.plant << "'\n";
-        usage(2);
-      }
-    } else {
-      usage(arg == "--help" ? 0 : 2);
-    }
-  }
-  std::cout << what << " [" << (o.long_run ? "long" : "default") << " setting, seed " << o.seed
-            << (o.plant.empty() ? "" : ", PLANTED BUG '" + o.plant + "'") << "]\n";
+  options() = proofs::parse_options(argc, argv, what, plants);
 }
 
 // ---------------------------------------------------------------- tallies
 
-class Stopwatch {
- public:
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-
- private:
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
+using proofs::Stopwatch;
 
 // One statement: how many configurations of each family it was checked on, how many exact
 // comparisons (matrix entries or scalars) were made, and the first counterexample.

@@ -11,7 +11,7 @@
 #include <random>
 
 #include "common.hpp"
-#include "error_bound.hpp"
+#include "path/error_model_general.hpp"
 #include "path/forward.hpp"
 
 namespace ids {
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
                 {"bound-no-growth"});
   const Stopwatch clock;
   const bool lng = options().long_run;
-  bound::Options bopt;
+  path::error_model::general::Options bopt;
   bopt.drop_growth = planted("bound-no-growth");
   const double u = std::numeric_limits<double>::epsilon() / 2;
   struct Size {
@@ -168,10 +168,10 @@ int main(int argc, char** argv) {
           const path::Mat<double> r = a == 0 ? path::naive_raw_logits(h) : path::blockwise_raw_logits(h, opt.block_size);
           const path::Mat<double> s = path::logits(p, opt)[0].logits;
           const path::ForwardResult<double> out = path::forward(p, opt);
-          const path::Mat<double> dr = a == 0 ? bound::naive_raw(h, u, bopt) : bound::blockwise_raw(h, opt.block_size, u, bopt);
-          const path::Mat<double> ds = bound::final_logits(h, dr, r_refd, s_refd, u);
+          const path::Mat<double> dr = a == 0 ? path::error_model::general::naive_raw(h, u, bopt) : path::error_model::general::blockwise_raw(h, opt.block_size, u, bopt);
+          const path::Mat<double> ds = path::error_model::general::final_logits(h, dr, r_refd, s_refd, u);
           const path::index_t B = opt.block_size;
-          const bound::SoftmaxBound sb = bound::softmax(ds, s_refd, lse_refd, max_v, u, [&](path::index_t i) {
+          const path::error_model::general::SoftmaxBound sb = path::error_model::general::softmax(ds, s_refd, lse_refd, max_v, u, [&](path::index_t i) {
             return a == 0 ? path::index_t(0) : i / B + 1;
           });
           Worst w;

@@ -8,12 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "path/adapters/cpu_oracle.hpp"
 #include "path/conformance/implementation.hpp"
+#include "path/core/rounding.hpp"
 
 namespace path::testing {
 
 using conformance::CaseInput;
-using conformance::CpuOracleImplementation;
+using adapters::CpuOracleImplementation;
 using conformance::Outputs;
 
 // A mutant made of hooks on the CPU blockwise implementation.
@@ -91,7 +93,7 @@ inline std::vector<std::unique_ptr<conformance::Implementation>> all_mutants() {
   // beta applied twice: H = I - beta^2 w w^T.
   add("beta-applied-twice", [](Problem<double>& p) { for (double& b : p.beta) b *= b; });
   // w rounded to bf16 (a kernel that loads w in the input type).
-  add("w-rounded-to-bf16", [](Problem<double>& p) { for (double& x : p.w) x = io::round_to_dtype(x, io::DType::BF16); });
+  add("w-rounded-to-bf16", [](Problem<double>& p) { for (double& x : p.w) x = round_to(x, io::DType::BF16); });
   // The other gate convention.
   add("wrong-gate-convention", [](Problem<double>& p) {
     p.gate_convention = p.gate_convention == GateConvention::paper ? GateConvention::fla : GateConvention::paper;

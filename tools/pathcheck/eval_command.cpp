@@ -30,6 +30,10 @@ const char* const eval_usage =
 
 namespace {
 
+using path::from_doubles;
+using path::shape_text;
+using path::to_doubles;
+
 struct EvalSettings {
   path::ForwardOptions options;
   std::string precision = "double";
@@ -56,21 +60,6 @@ EvalSettings settings_from(const Arguments& a) {
   return s;
 }
 
-template <class S>
-std::vector<double> to_doubles(const std::vector<S>& xs) {
-  std::vector<double> out;
-  out.reserve(xs.size());
-  for (const S& x : xs) out.push_back(path::to_double(x));
-  return out;
-}
-
-template <class S>
-std::vector<S> from_doubles(const std::vector<double>& xs) {
-  std::vector<S> out;
-  out.reserve(xs.size());
-  for (double x : xs) out.push_back(path::from_double<S>(x));
-  return out;
-}
 
 // Everything eval computes, in f64 for writing.
 struct Outputs {
@@ -107,11 +96,6 @@ Outputs evaluate(const path::Problem<double>& p, const EvalSettings& s, const st
   return out;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string t = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) t += (i ? ", " : "") + std::to_string(shape[i]);
-  return t + "]";
-}
 
 // `do`, when the file has it: a floating tensor of o's shape [B, T, HQ, Dv] with finite values.
 const std::vector<double>* output_gradient(const path::io::TensorFile& f, const path::Problem<double>& p) {

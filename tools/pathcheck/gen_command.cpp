@@ -44,7 +44,7 @@ int run_gen(const std::vector<std::string>& args) {
                     {"--force", "--quiet"});
   const std::string suite = a.required("--suite");
   if (!pc::is_suite_name(suite)) throw UsageError("--suite: unknown suite '" + suite + "' (expected quick, standard or full)");
-  const auto dtype = pc::parse_input_dtype(a.required("--dtype"));
+  const auto dtype = path::parse_input_dtype(a.required("--dtype"));
   if (!dtype) throw UsageError("--dtype: '" + a.required("--dtype") + "' (expected bf16, fp16 or fp32)");
   const std::string out = a.required("--out");
   pc::BuildOptions options;
@@ -70,8 +70,8 @@ int run_gen(const std::vector<std::string>& args) {
   if (ec) throw path::io::FileError(out + ": cannot create directory: " + ec.message());
 
   std::cout << "pathcheck gen: suite " << suite << " (" << specs.size() << " cases), dtype "
-            << pc::dtype_label(*dtype) << ", seed " << options.suite_seed << " -> " << out << "\n"
-            << "  reproduce with: pathcheck gen --suite " << suite << " --dtype " << pc::dtype_label(*dtype)
+            << path::dtype_label(*dtype) << ", seed " << options.suite_seed << " -> " << out << "\n"
+            << "  reproduce with: pathcheck gen --suite " << suite << " --dtype " << path::dtype_label(*dtype)
             << " --seed " << options.suite_seed << " --out DIR\n"
             << std::flush;
   std::vector<double> weights;
@@ -83,7 +83,7 @@ int run_gen(const std::vector<std::string>& args) {
   });
   pc::SuiteManifest m;
   m.suite = suite;
-  m.dtype = std::string(pc::dtype_label(*dtype));
+  m.dtype = std::string(path::dtype_label(*dtype));
   m.seed = options.suite_seed;
   for (const pc::CaseSpec& s : specs) m.cases.push_back(s.name);
   pc::write_manifest(out, m);

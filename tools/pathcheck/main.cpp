@@ -17,7 +17,7 @@ namespace {
 void print_usage(std::ostream& os) {
   os << "usage: pathcheck <command> [options]\n\ncommands:\n  eval      evaluate an oracle on a case file\n"
      << "  gen       generate a conformance suite\n"
-     << "  run       run an in-process implementation through a suite\n"
+     << "  run       run an in-process implementation or an external program through a suite\n"
      << "  validate  judge a third party's result files against a suite\n\n"
      << pathcheck::eval_usage << "\n" << pathcheck::gen_usage << "\n" << pathcheck::run_usage << "\n"
      << pathcheck::validate_usage;
@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
     std::cerr << "pathcheck " << command << ": " << e.what() << "\n";
     return 2;
   } catch (const path::io::FileError& e) {
+    std::cerr << "pathcheck " << command << ": error: " << e.what() << "\n";
+    return 1;
+  } catch (const pathcheck::RunError& e) {
     std::cerr << "pathcheck " << command << ": error: " << e.what() << "\n";
     return 1;
   } catch (const path::InvalidProblem& e) {

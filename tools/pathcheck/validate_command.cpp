@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "arguments.hpp"
+#include "path/adapters/result_files.hpp"
 #include "path/conformance/runner.hpp"
 
 namespace pathcheck {
@@ -34,7 +35,7 @@ int run_validate(const std::vector<std::string>& args) {
   std::error_code ec;
   if (!std::filesystem::is_directory(results, ec)) throw path::io::FileError(results + ": not a directory (expected the results directory)");
   if (!a.has("--quiet")) options.progress = &std::cerr;
-  pc::ResultFiles files(results);
+  path::adapters::ResultFiles files(results);
   pc::Report report = pc::run_suite_directory(files, suite, options);
   report.command = "validate";
   report.implementation = results;

@@ -152,19 +152,9 @@ DecodeOutput<S> decode_step(DecodeCache<S>& c, const DecodeToken<S>& x) {
   const Mat<S> s = newest_logits(c, x.q);
   const index_t group = c.layout.HQ / c.layout.H;
   DecodeOutput<S> out{zeros<S>(c.layout.HQ, c.layout.Dv), Vec<S>::Constant(c.layout.HQ, S(0))};
-  for (index_t hq = 0; hq < c.layout.HQ; ++hq) {
-    const Mat<S>& V = c.values[static_cast<std::size_t>(hq / group)];
-    S m = s(hq, 0);
-    for (index_t j = 1; j < s.cols(); ++j) m = std::max(m, s(hq, j));
-    S l = S(0);
-    for (index_t j = 0; j < s.cols(); ++j) {
-      const S p = exp_of<S>(s(hq, j) - m);
-      l += p;
-      out.o.row(hq) += p * V.row(j);
-    }
-    out.o.row(hq) /= l;
-    out.lse(hq) = m + log_of<S>(l);
-  }
+  for (index_t hq = 0; hq < c.layout.HQ; ++hq)
+    softmax_row<S>([&](index_t j) { return s(hq, j); }, s.cols(), c.values[static_cast<std::size_t>(hq / group)], out.o, hq,
+                   out.lse(hq));
   return out;
 }
 
@@ -273,14 +263,7 @@ void write_step(DecodeResult<S>& r, const DecodeOutput<S>& out, index_t batch, i
 template <class S>
 void write_prefix_outputs(DecodeResult<S>& r, const Problem<S>& p, const SequenceRange& prefix, const ForwardOptions& opt) {
   const Shape& s = r.shape;
-  for (index_t hq = 0; hq < s.HQ; ++hq) {
-    const HeadOutput<S> out = head_forward(extract_slice(p, prefix, hq), opt);
-    for (index_t t = 0; t < prefix.length; ++t) {
-      const index_t pos = prefix.begin + t;
-      for (index_t d = 0; d < s.Dv; ++d) r.o[flat_index(prefix.batch, pos, hq, d, s.T, s.HQ, s.Dv)] = out.o(t, d);
-      r.lse[flat_index(prefix.batch, pos, hq, 0, s.T, s.HQ, 1)] = out.lse(t);
-    }
-  }
+  for (index_t hq = 0; hq < s.HQ; ++hq) store_head_output(r.o, r.lse, s, prefix, hq, head_forward(extract_slice(p, prefix, hq), opt));
 }
 
 template <class S>

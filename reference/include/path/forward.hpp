@@ -101,12 +101,7 @@ ForwardResult<S> forward(const Problem<S>& p, const ForwardOptions& opt = {}) {
   for (const SequenceRange& seq : sequences_of(s, p.cu_seqlens)) {
     if (seq.length == 0) continue;
     for (index_t hq = 0; hq < s.HQ; ++hq) {
-      const HeadOutput<S> out = head_forward(extract_slice(p, seq, hq), opt);
-      for (index_t t = 0; t < seq.length; ++t) {
-        const index_t pos = seq.begin + t;
-        for (index_t d = 0; d < s.Dv; ++d) r.o[flat_index(seq.batch, pos, hq, d, s.T, s.HQ, s.Dv)] = out.o(t, d);
-        r.lse[flat_index(seq.batch, pos, hq, 0, s.T, s.HQ, 1)] = out.lse(t);
-      }
+      store_head_output(r.o, r.lse, s, seq, hq, head_forward(extract_slice(p, seq, hq), opt));
     }
   }
   return r;

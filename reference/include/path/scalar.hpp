@@ -2,16 +2,25 @@
 // The scalar types the oracles are instantiated on, and exact conversions between them.
 //
 // Floating types: float, double, long double, quad (113-bit significand, IEEE binary128 layout)
-// and mp100 (100 decimal digits, about 333 bits). Exact type: rational (GMP, exact for every
+// and mp100 (100 decimal digits, about 333 bits). Exact type: rational (GMP or Boost cpp_rational, exact for every
 // double input since a double is a dyadic rational). Expression templates are off so that the
 // types compose with Eigen (boost/multiprecision/eigen.hpp supplies Eigen's NumTraits).
 #include <boost/multiprecision/cpp_bin_float.hpp>
+// Exact rationals: GMP's when the build found it (PATH_HAVE_GMP, cmake/FindGMP.cmake), else
+// Boost's header-only cpp_rational (slower, same values: both are exact).
+#if PATH_HAVE_GMP
 #include <boost/multiprecision/gmp.hpp>
+#else
+#include <boost/multiprecision/cpp_int.hpp>
+#endif
 #include <boost/multiprecision/eigen.hpp>
 
 #include <cmath>
 #include <string_view>
 #include <type_traits>
+#include <vector>
+
+#include "path/problem.hpp"
 
 namespace path {
 
@@ -19,7 +28,13 @@ namespace mp = boost::multiprecision;
 
 using quad = mp::cpp_bin_float_quad;
 using mp100 = mp::number<mp::cpp_bin_float<100>, mp::et_off>;
+#if PATH_HAVE_GMP
 using rational = mp::number<mp::gmp_rational, mp::et_off>;
+using big_integer = mp::number<mp::gmp_int, mp::et_off>;
+#else
+using rational = mp::number<mp::cpp_rational_backend, mp::et_off>;
+using big_integer = mp::number<mp::cpp_int_backend<>, mp::et_off>;
+#endif
 
 template <class S>
 inline constexpr bool is_exact_v = std::is_same_v<S, rational>;
@@ -69,6 +84,46 @@ constexpr std::string_view scalar_name() {
   else if constexpr (std::is_same_v<S, mp100>) return "mp100";
   else if constexpr (std::is_same_v<S, rational>) return "rational";
   else return "unknown";
+}
+
+// A problem with every tensor converted to another scalar type (exact when widening).
+template <class To, class From>
+Problem<To> convert_problem(const Problem<From>& p) {
+  auto conv = [](const std::vector<From>& xs) {
+    std::vector<To> out;
+    out.reserve(xs.size());
+    for (const From& x : xs) out.push_back(convert_scalar<To>(x));
+    return out;
+  };
+  Problem<To> r;
+  r.shape = p.shape;
+  r.scale = convert_scalar<To>(p.scale);
+  r.gate_convention = p.gate_convention;
+  r.q = conv(p.q);
+  r.k = conv(p.k);
+  r.v = conv(p.v);
+  r.w = conv(p.w);
+  r.beta = conv(p.beta);
+  r.g = conv(p.g);
+  r.cu_seqlens = p.cu_seqlens;
+  return r;
+}
+
+// Elementwise conversions between vectors of double and of a scalar type (exact when widening).
+template <class S>
+std::vector<double> to_doubles(const std::vector<S>& xs) {
+  std::vector<double> out;
+  out.reserve(xs.size());
+  for (const S& x : xs) out.push_back(to_double(x));
+  return out;
+}
+
+template <class S>
+std::vector<S> from_doubles(const std::vector<double>& xs) {
+  std::vector<S> out;
+  out.reserve(xs.size());
+  for (double x : xs) out.push_back(from_double<S>(x));
+  return out;
 }
 
 }  // namespace path

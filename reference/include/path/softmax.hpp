@@ -39,24 +39,43 @@ Mat<S> final_logits(const HeadSlice<S>& h, const Mat<S>& raw) {
   return s;
 }
 
-// Row-wise causal softmax with the exact row maximum subtracted (no overflow for any finite logit).
+// One softmax row over keys 0..n-1 with the exact row maximum subtracted (no overflow for any
+// finite logit): o_row = sum_j softmax(s)_j V_j, lse = log sum_j exp(s_j). `logit(j)` gives s_j.
+// The forward's rows (softmax_attention) and a decode step's rows (decode.hpp) both use it.
+template <class S, class Logit>
+void softmax_row(const Logit& logit, index_t n, const Mat<S>& V, Mat<S>& o, index_t row, S& lse) {
+  S m = logit(0);
+  for (index_t j = 1; j < n; ++j) m = std::max(m, logit(j));
+  S l = S(0);
+  for (index_t j = 0; j < n; ++j) {
+    const S p = exp_of<S>(logit(j) - m);
+    l += p;
+    o.row(row) += p * V.row(j);
+  }
+  o.row(row) /= l;
+  lse = m + log_of<S>(l);
+}
+
+// Row-wise causal softmax: row i attends to keys 0..i.
 template <class S>
 HeadOutput<S> softmax_attention(const Mat<S>& logits, const Mat<S>& v) {
   const index_t L = logits.rows();
   HeadOutput<S> out{zeros<S>(L, v.cols()), Vec<S>::Constant(L, S(0))};
-  for (index_t i = 0; i < L; ++i) {
-    S m = logits(i, 0);
-    for (index_t j = 1; j <= i; ++j) m = std::max(m, logits(i, j));
-    S l = S(0);
-    for (index_t j = 0; j <= i; ++j) {
-      const S p = exp_of<S>(logits(i, j) - m);
-      l += p;
-      out.o.row(i) += p * v.row(j);
-    }
-    out.o.row(i) /= l;
-    out.lse(i) = m + log_of<S>(l);
-  }
+  for (index_t i = 0; i < L; ++i)
+    softmax_row<S>([&](index_t j) { return logits(i, j); }, i + 1, v, out.o, i, out.lse(i));
   return out;
+}
+
+// Writes one (sequence, query head)'s rows into [B, T, HQ, Dv] o and [B, T, HQ] lse (any scalar
+// type convertible to the output's).
+template <class Out, class S>
+void store_head_output(std::vector<Out>& o, std::vector<Out>& lse, const Shape& s, const SequenceRange& seq,
+                       index_t hq, const HeadOutput<S>& out) {
+  for (index_t t = 0; t < seq.length; ++t) {
+    const index_t pos = seq.begin + t;
+    for (index_t d = 0; d < s.Dv; ++d) o[flat_index(seq.batch, pos, hq, d, s.T, s.HQ, s.Dv)] = Out(out.o(t, d));
+    lse[flat_index(seq.batch, pos, hq, 0, s.T, s.HQ, 1)] = Out(out.lse(t));
+  }
 }
 
 // Online softmax over the query rows of a head (FlashAttention's running max and sum), fed one

@@ -1,0 +1,44 @@
+#pragma once
+// Conformance cases (docs/conformance.md): the whole case as stored in one safetensors file
+// (Case: inputs, do, expected outputs in f64, tolerances and provenance). What a case asks for
+// (CaseSpec) and the inputs an implementation receives (CaseInput) are in the light
+// implementation.hpp.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "path/conformance/implementation.hpp"
+#include "path/conformance/tolerance.hpp"
+#include "path/io/safetensors.hpp"
+
+namespace path::conformance {
+
+// A whole conformance case.
+struct Case {
+  CaseInput input;
+  std::map<std::string, std::vector<double>> expected;  // by output name, row-major, exact f64 roundings
+  std::map<std::string, Tolerance> tolerances;           // by output name
+  std::map<std::string, std::string> provenance;         // suite, seed, case_seed, oracle, ... (strings)
+  std::string source;                                     // the file it was read from
+
+  const CaseSpec& spec() const { return input.spec; }
+  const std::string& name() const { return input.spec.name; }
+};
+
+// The case as a safetensors file: tensors q, k, v, w, beta, [g], [cu_seqlens], [do], then the
+// expected outputs under their output names (F64); metadata as in docs/conformance.md.
+io::TensorFile case_to_file(const Case& c);
+// Reads a case back, checking everything (FileError naming the file and the tensor or key).
+Case case_from_file(const io::TensorFile& f);
+
+Case read_case(const std::string& path);
+void write_case(const std::string& path, const Case& c, bool overwrite);
+
+// The format tag every case file carries in metadata "format".
+inline constexpr const char* kCaseFormat = "pathcheck-conformance-case";
+inline constexpr int kCaseFormatVersion = 1;
+
+}  // namespace path::conformance
