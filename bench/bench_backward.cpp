@@ -11,6 +11,7 @@
 #include <malloc.h>
 #endif
 
+#include "path/core/random.hpp"
 #include "path/backward.hpp"
 #include "path/decode.hpp"
 
@@ -19,12 +20,11 @@ namespace {
 using path::index_t;
 
 // Normal q, k, v, dO; unit w; beta in (0, 2); log-sigmoid gates; scale D^-1/2.
-path::HeadSlice<double> random_slice(index_t L, index_t D, index_t Dv, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal;
-  auto random_matrix = [&](index_t rows, index_t cols) {
+path::HeadSlice<double> random_slice(index_t L, index_t D, index_t Dv, path::random::Rng& rng) {
+    auto random_matrix = [&](index_t rows, index_t cols) {
     path::Mat<double> m(rows, cols);
     for (index_t i = 0; i < rows; ++i)
-      for (index_t j = 0; j < cols; ++j) m(i, j) = normal(rng);
+      for (index_t j = 0; j < cols; ++j) m(i, j) = path::random::normal(rng);
     return m;
   };
   path::HeadSlice<double> h;
@@ -36,8 +36,8 @@ path::HeadSlice<double> random_slice(index_t L, index_t D, index_t Dv, std::mt19
   h.beta.resize(L);
   h.g.resize(L);
   for (index_t t = 0; t < L; ++t) {
-    h.beta(t) = std::uniform_real_distribution<double>(0.0, 2.0)(rng);
-    h.g(t) = -std::log1p(std::exp(-(normal(rng) + 2.0)));
+    h.beta(t) = path::random::uniform(rng, 0.0, 2.0);
+    h.g(t) = -std::log1p(std::exp(-(path::random::normal(rng) + 2.0)));
   }
   h.scale = 1.0 / std::sqrt(static_cast<double>(D));
   return h;
@@ -47,7 +47,7 @@ constexpr index_t kD = 64;
 
 void BM_Backward(benchmark::State& state) {
   const index_t L = state.range(0);
-  std::mt19937_64 rng(2024);
+  path::random::Rng rng(2024);
   const auto h = random_slice(L, kD, kD, rng);
   const path::Mat<double> dO = path::Mat<double>::Random(L, kD);
   for (auto _ : state) benchmark::DoNotOptimize(path::head_backward(h, dO).dq.data());
@@ -58,7 +58,7 @@ BENCHMARK(BM_Backward)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillise
 // The raw-logit layer alone (dq, dk, dw, dbeta from dr): the three sweeps of docs/backward.md §5.
 void BM_RawLogitBackward(benchmark::State& state) {
   const index_t L = state.range(0);
-  std::mt19937_64 rng(2025);
+  path::random::Rng rng(2025);
   const auto h = random_slice(L, kD, kD, rng);
   const path::Mat<double> dr = path::Mat<double>::Random(L, L);
   for (auto _ : state) benchmark::DoNotOptimize(path::raw_logit_backward(h, dr).dw.data());
@@ -70,7 +70,7 @@ BENCHMARK(BM_RawLogitBackward)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::
 // (quadratic).
 void BM_Prefill(benchmark::State& state) {
   const index_t L = state.range(0), block = state.range(1);
-  std::mt19937_64 rng(2026);
+  path::random::Rng rng(2026);
   const auto h = random_slice(L, kD, kD, rng);
   for (auto _ : state) {
     if (block > 0) benchmark::DoNotOptimize(path::prefill_keys(h.k, h.w, h.beta, block).data());

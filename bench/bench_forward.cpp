@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "path/core/random.hpp"
 #include "path/algorithms/naive.hpp"
 #include "path/forward.hpp"
 
@@ -20,18 +21,17 @@ using path::index_t;
 // Normal q, k, v; unit w; beta in (0, 2): generated in double, converted exactly to S.
 template <class S>
 path::HeadSlice<S> random_slice(index_t L, index_t D, index_t Dv) {
-  std::mt19937_64 rng(12345);
-  std::normal_distribution<double> normal;
-  auto random_matrix = [&](index_t rows, index_t cols) {
+  path::random::Rng rng(12345);
+    auto random_matrix = [&](index_t rows, index_t cols) {
     path::Mat<double> m(rows, cols);
     for (index_t i = 0; i < rows; ++i)
-      for (index_t j = 0; j < cols; ++j) m(i, j) = normal(rng);
+      for (index_t j = 0; j < cols; ++j) m(i, j) = path::random::normal(rng);
     return m;
   };
   path::Mat<double> w = random_matrix(L, D);
   w.rowwise().normalize();
   path::Vec<double> beta(L);
-  for (index_t t = 0; t < L; ++t) beta(t) = std::uniform_real_distribution<double>(0.0, 2.0)(rng);
+  for (index_t t = 0; t < L; ++t) beta(t) = path::random::uniform(rng, 0.0, 2.0);
   auto convert = [](const auto& m) { return m.unaryExpr([](double x) { return path::from_double<S>(x); }).eval(); };
   path::HeadSlice<S> h;
   h.q = convert(random_matrix(L, D));

@@ -5,13 +5,14 @@
 //   2. exhaustively, every word of 1..L swaps (20^1 + ... + 20^L words) is decided correctly
 //      (L = 5 by default, 6 with --long), and the logit margins are exactly +-n/2;
 //   3. random words of up to 1000 swaps (uniform, forced identity, mirrored, near misses):
-//      every prefix decided correctly, and the final logits equal bit for bit in Q64 and GMP.
+//      every prefix decided correctly, and the final logits equal bit for bit in Q64 and BigQ.
 // Exit status non-zero on any failure (docs/proofs-theorems.md).
 #include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "path/core/random.hpp"
 #include "proof_cli.hpp"
 #include "swap_forward.hpp"
 
@@ -98,15 +99,14 @@ void exhaustive(int max_swaps, bool plant_bug, std::vector<Tally>& out) {
 // 3. Random long words.
 enum class Kind { uniform, identity, mirrored, near_miss };
 
-std::vector<int> random_word(Kind kind, std::mt19937_64& rng) {
-  std::uniform_int_distribution<int> token(1, kVocabulary - 1);
-  std::uniform_int_distribution<long long> length(1, kind == Kind::uniform ? kLongWords : kLongWords - 4);
-  std::vector<int> w(static_cast<std::size_t>(length(rng)));
+std::vector<int> random_word(Kind kind, path::random::Rng& rng) {
+  const auto token = [](path::random::Rng& r) { return static_cast<int>(path::random::integer(r, 1, kVocabulary - 1)); };
+  const long long max_length = kind == Kind::uniform ? kLongWords : kLongWords - 4;
+  std::vector<int> w(static_cast<std::size_t>(path::random::integer(rng, 1, max_length)));
   for (int& t : w) t = token(rng);
   if (kind == Kind::uniform) return w;
   for (int t : restoring_swaps(evaluate(w))) w.push_back(t);  // now the identity
-  std::uniform_int_distribution<std::size_t> where(0, w.size() - 1);
-  const std::size_t p = where(rng);
+  const std::size_t p = static_cast<std::size_t>(path::random::below(rng, w.size()));
   const auto [a, b] = swap_of(w[p]);
   if (kind == Kind::mirrored) w[p] = token_of(b, a);  // same transposition: still the identity
   if (kind == Kind::near_miss) {                       // a different transposition: never the identity
@@ -137,7 +137,7 @@ void check_random_word(const std::vector<int>& w, SwapForward<Q64>& fq, SwapForw
   const Decision db = fb.decide(&sb);
   bool same = sq.size() == sb.size() && db.certified && db.sign == (is_identity(list) ? 1 : -1);
   for (std::size_t j = 0; same && j < sq.size(); ++j) same = to_bigq(sq[j]) == sb[j];
-  agreement.record(same, [&] { return "GMP logits differ from Q64's or GMP decision wrong on " + word_name(w); });
+  agreement.record(same, [&] { return "BigQ logits differ from Q64's or BigQ decision wrong on " + word_name(w); });
   for (std::size_t i = 0; i <= w.size(); ++i) {
     fq.pop();
     fb.pop();
@@ -146,12 +146,12 @@ void check_random_word(const std::vector<int>& w, SwapForward<Q64>& fq, SwapForw
 
 void random_words(int per_kind, const Options& o, std::vector<Tally>& out) {
   Stopwatch clock;
-  std::mt19937_64 rng(o.seed);
+  path::random::Rng rng(o.seed);
   SwapForward<Q64> fq(build_swap_transformer<Q64>(kLongWords, o.plant_bug()));
   SwapForward<BigQ> fb(build_swap_transformer<BigQ>(kLongWords, o.plant_bug()));
   Tally prefixes{"random words of 1.." + std::to_string(kLongWords) + " swaps (" + std::to_string(per_kind) +
                  " each: uniform, forced identity, mirrored token, near miss): every prefix"};
-  Tally agreement{"same words, whole word in GMP: final logits identical to Q64's and decision correct"};
+  Tally agreement{"same words, whole word in BigQ (exact rationals): final logits identical to Q64's and decision correct"};
   long long identities = 0;
   for (Kind kind : {Kind::uniform, Kind::identity, Kind::mirrored, Kind::near_miss})
     for (int r = 0; r < per_kind; ++r) {

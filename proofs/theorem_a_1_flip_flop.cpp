@@ -5,7 +5,7 @@
 //
 //   1. exhaustively: every valid string of 1..2m tokens (m = 8 pairs by default, 10 with --long);
 //   2. random strings of up to 1000 tokens in three instruction mixes, every position;
-//   3. the same logits in Q64 and GMP, bit for bit, on whole random strings;
+//   3. the same logits in Q64 and BigQ, bit for bit, on whole random strings;
 //   4. the appendix's printed LM temperature T ~ log n does NOT give the claimed 1/n^101.
 // Exit status non-zero on any failure (docs/proofs-theorems.md).
 #include <iostream>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "flip_flop_forward.hpp"
+#include "path/core/random.hpp"
 #include "proof_cli.hpp"
 
 namespace proofs::flipflop {
@@ -137,11 +138,14 @@ struct Mix {
   double w, r, i;
 };
 
-std::vector<int> random_string(const Mix& mix, std::mt19937_64& rng) {
-  std::uniform_int_distribution<long long> length(2, kLongTokens);
-  std::discrete_distribution<int> instruction({mix.w, mix.r, mix.i});
-  std::bernoulli_distribution coin(0.5);
-  const auto len = static_cast<std::size_t>(length(rng));
+std::vector<int> random_string(const Mix& mix, path::random::Rng& rng) {
+  // Portable draws (path/core/random.hpp): instruction by its weight, bits by a fair coin.
+  const auto instruction = [&](path::random::Rng& r) {
+    const double u = path::random::uniform01(r) * (mix.w + mix.r + mix.i);
+    return u < mix.w ? 0 : u < mix.w + mix.r ? 1 : 2;
+  };
+  const auto coin = [](path::random::Rng& r) { return path::random::bernoulli(r, 0.5); };
+  const auto len = static_cast<std::size_t>(path::random::integer(rng, 2, kLongTokens));
   std::vector<int> s;
   int state = 0;
   while (s.size() < len) {
@@ -175,7 +179,7 @@ const Mix kMixes[] = {{"FFL(0.8): w .1 r .1 i .8", 0.1, 0.1, 0.8},
 void random_strings(int per_mix, const Options& o, Bug bug, std::vector<Tally>& out) {
   Stopwatch clock;
   set_precision_for(kLongTokens);
-  std::mt19937_64 rng(o.seed);
+  path::random::Rng rng(o.seed);
   FlipFlopForward<Q64> f(build_flip_flop_transformer<Q64>(kLongTokens, default_lm_temperature(kLongTokens), bug));
   PositionCheck check{BigQ(1) / power_of(kLongTokens, 101)};
   Tally t{"random strings of 2.." + std::to_string(kLongTokens) + " tokens (n = " + std::to_string(kLongTokens) +
@@ -188,16 +192,16 @@ void random_strings(int per_mix, const Options& o, Bug bug, std::vector<Tally>& 
   out.push_back(t);
 }
 
-// 3. GMP and Q64 give the same exact logits (both layers, LM head) at every position.
+// 3. BigQ (exact rationals: GMP or Boost cpp_rational) and Q64 give the same exact logits (both layers, LM head) at every position.
 void cross_check(int strings, const Options& o, Bug bug, std::vector<Tally>& out) {
   Stopwatch clock;
   set_precision_for(kLongTokens);
-  std::mt19937_64 rng(o.seed + 1);
+  path::random::Rng rng(o.seed + 1);
   const long long T = default_lm_temperature(kLongTokens);
   FlipFlopForward<Q64> fq(build_flip_flop_transformer<Q64>(kLongTokens, T, bug));
   FlipFlopForward<BigQ> fb(build_flip_flop_transformer<BigQ>(kLongTokens, T, bug));
   PositionCheck check{BigQ(1) / power_of(kLongTokens, 101)};
-  Tally t{"GMP forward of " + std::to_string(strings) +
+  Tally t{"BigQ forward of " + std::to_string(strings) +
           " random strings: every position certified, logits identical to Q64's"};
   for (int k = 0; k < strings; ++k) {
     const std::vector<int> s = random_string(kMixes[k % 3], rng);

@@ -53,9 +53,8 @@ Problem<mp100> zero_direction(const Problem<mp100>& p) {
   return d;
 }
 
-void randomize(std::vector<mp100>& xs, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal;
-  for (mp100& x : xs) x = normal(rng);
+void randomize(std::vector<mp100>& xs, path::random::Rng& rng) {
+    for (mp100& x : xs) x = path::random::normal(rng);
 }
 
 // Loss = sum_i dO_i . o_i through the forward oracle's per-head code (naive products, softmax),
@@ -150,7 +149,7 @@ struct CaseData {
   BackwardResult<mp100> gradients;
 };
 
-CaseData setup(const GradCase& c, std::mt19937_64& rng) {
+CaseData setup(const GradCase& c, path::random::Rng& rng) {
   const Problem<double> pd = testing::random_problem({c.shape, c.gate, c.convention, c.cu_seqlens, c.style}, rng);
   CaseData s{convert_problem<mp100>(pd), std::vector<mp100>(c.shape.o_size()), {}};
   randomize(s.dO, rng);
@@ -159,7 +158,7 @@ CaseData setup(const GradCase& c, std::mt19937_64& rng) {
 }
 
 // The directions tried: each input alone (so that a failure names the gradient), then all at once.
-std::vector<std::pair<std::string, Problem<mp100>>> directions(const Problem<mp100>& p, std::mt19937_64& rng) {
+std::vector<std::pair<std::string, Problem<mp100>>> directions(const Problem<mp100>& p, path::random::Rng& rng) {
   std::vector<std::pair<std::string, Problem<mp100>>> out;
   Problem<mp100> all = zero_direction(p);
   for (const InputField& f : input_fields) {

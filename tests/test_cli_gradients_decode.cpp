@@ -59,7 +59,7 @@ TEST_F(CliGradientsDecode, GoldenGradientsInEveryPrecision) {
 }
 
 // A random case file (varlen, GQA) with `do`, with or without a gate.
-io::TensorFile random_case(bool gate, std::mt19937_64& rng) {
+io::TensorFile random_case(bool gate, path::random::Rng& rng) {
   const Shape s{1, 7, 2, 1, 3, 2};
   const Problem<double> p =
       testing::random_problem({s, gate, GateConvention::fla, {0, 3, 3, 7}, testing::ValueStyle::gaussian}, rng);
@@ -72,8 +72,7 @@ io::TensorFile random_case(bool gate, std::mt19937_64& rng) {
   if (gate) io::put_tensor(f, "g", {s.B, s.T, s.HQ}, p.g);
   io::put_tensor(f, "cu_seqlens", {4}, {0, 3, 3, 7}, io::DType::I64);
   std::vector<double> dO(s.o_size());
-  std::normal_distribution<double> normal;
-  for (double& x : dO) x = normal(rng);
+    for (double& x : dO) x = path::random::normal(rng);
   io::put_tensor(f, "do", {s.B, s.T, s.HQ, s.Dv}, dO);
   f.metadata["scale"] = "0.625";
   f.metadata["gate_convention"] = "fla";

@@ -65,7 +65,7 @@ void expect_steps_match_forward(const Problem<rational>& p, const SequenceRange&
 
 class Decode : public ::testing::TestWithParam<DecodeCase> {
  protected:
-  Problem<double> random(std::mt19937_64& rng, ValueStyle style) const {
+  Problem<double> random(path::random::Rng& rng, ValueStyle style) const {
     const DecodeCase& c = GetParam();
     return testing::random_problem({c.shape, c.gate, c.convention, c.cu_seqlens, style}, rng);
   }

@@ -2,6 +2,7 @@
 // itself: tests/test_rounding.cpp),
 // atomic and non-clobbering writes, and one rejection test per reader check, each built by
 // mutating the bytes of a valid file and checking that the message names the problem.
+#include "path/core/random.hpp"
 #include "path/io/safetensors.hpp"
 
 #include "path/core/rounding.hpp"
@@ -525,7 +526,7 @@ TEST(SafetensorsReject, HostileNamesAreEscapedInMessages) {
 // another exception type.
 TEST(SafetensorsReject, RandomCorruptionOnlyEverThrowsFileError) {
   const Bytes good = serialize_safetensors(sample());
-  std::mt19937 rng(3);
+  path::random::Rng rng(3);
   for (int i = 0; i < 20000; ++i) {
     Bytes b = good;
     int kind = i % 3;

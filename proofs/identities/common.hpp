@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "path/core/random.hpp"
 #include "path/linalg.hpp"
 #include "proof_cli.hpp"
 #include "path/scalar.hpp"
@@ -170,16 +171,16 @@ inline const std::vector<R>& beta_values() {
   return b;
 }
 
-inline R small_int(std::mt19937_64& rng, int lo, int hi) { return R(std::uniform_int_distribution<int>(lo, hi)(rng)); }
+inline R small_int(path::random::Rng& rng, int lo, int hi) { return R(static_cast<int>(path::random::integer(rng, lo, hi))); }
 
 // p / q with |p| <= pmax and q in 1..qmax.
-inline R small_rational(std::mt19937_64& rng, int pmax, int qmax) {
-  const int p = std::uniform_int_distribution<int>(-pmax, pmax)(rng);
-  const int q = std::uniform_int_distribution<int>(1, qmax)(rng);
+inline R small_rational(path::random::Rng& rng, int pmax, int qmax) {
+  const int p = static_cast<int>(path::random::integer(rng, -pmax, pmax));
+  const int q = static_cast<int>(path::random::integer(rng, 1, qmax));
   return R(p) / R(q);
 }
 
-inline void fill_qkg(Config& c, std::mt19937_64& rng, bool rational_values) {
+inline void fill_qkg(Config& c, path::random::Rng& rng, bool rational_values) {
   const index_t L = c.L(), D = c.D();
   c.Q.resize(L, D);
   c.K.resize(L, D);
@@ -189,7 +190,7 @@ inline void fill_qkg(Config& c, std::mt19937_64& rng, bool rational_values) {
       c.Q(t, d) = rational_values ? small_rational(rng, 4, 3) : small_int(rng, -2, 2);
       c.K(t, d) = rational_values ? small_rational(rng, 4, 3) : small_int(rng, -2, 2);
     }
-    c.g(t) = -R(std::uniform_int_distribution<int>(0, 6)(rng)) / R(std::uniform_int_distribution<int>(1, 3)(rng));
+    c.g(t) = -R(static_cast<int>(path::random::integer(rng, 0, 6))) / R(static_cast<int>(path::random::integer(rng, 1, 3)));
   }
 }
 
@@ -215,7 +216,7 @@ inline void for_each_exhaustive(const std::function<void(const Config&)>& visit,
         // Default setting: for L = 5 each beta vector is taken with one D (cycling 1..3).
         if (!o.long_run && L == 5 && idx % 3 != D - 1) continue;
         if (counter++ % stride != 0) continue;
-        std::mt19937_64 rng(o.seed ^ (static_cast<std::uint64_t>(D) << 56) ^ (static_cast<std::uint64_t>(L) << 48) ^
+        path::random::Rng rng(o.seed ^ (static_cast<std::uint64_t>(D) << 56) ^ (static_cast<std::uint64_t>(L) << 48) ^
                             static_cast<std::uint64_t>(idx));
         Config c;
         c.family = stride > 1 ? "exhaustive (1 in " + std::to_string(stride) + ")" : "exhaustive";
@@ -224,7 +225,7 @@ inline void for_each_exhaustive(const std::function<void(const Config&)>& visit,
         long long rest = idx;
         for (index_t t = 0; t < L; ++t, rest /= 5) c.beta(t) = B[static_cast<std::size_t>(rest % 5)];
         for (index_t t = 0; t < L; ++t) {
-          const int pattern = std::uniform_int_distribution<int>(0, 5)(rng);
+          const int pattern = static_cast<int>(path::random::integer(rng, 0, 5));
           for (index_t d = 0; d < D; ++d) c.W(t, d) = small_int(rng, -2, 2);
           if (pattern == 0) c.W.row(t).setConstant(R(0));                                  // w = 0
           if (pattern == 1 && t > 0) c.W.row(t) = c.W.row(t - 1);                           // repeated w
@@ -246,7 +247,7 @@ inline void for_each_exhaustive(const std::function<void(const Config&)>& visit,
       for (long long widx = 0; widx < wcount; ++widx) {
         for (long long bidx = all_beta ? 0 : widx % combos; bidx < (all_beta ? combos : widx % combos + 1); ++bidx) {
           if (counter++ % stride != 0) continue;
-          std::mt19937_64 rng(o.seed ^ 0x5bd1e995ULL ^ (static_cast<std::uint64_t>(widx) << 20) ^
+          path::random::Rng rng(o.seed ^ 0x5bd1e995ULL ^ (static_cast<std::uint64_t>(widx) << 20) ^
                               static_cast<std::uint64_t>(bidx) ^ (static_cast<std::uint64_t>(L * 8 + D) << 40));
           Config c;
           c.family = stride > 1 ? "exhaustive-W (1 in " + std::to_string(stride) + ")" : "exhaustive-W";
@@ -269,22 +270,22 @@ inline void for_each_exhaustive(const std::function<void(const Config&)>& visit,
 // rational in [0, 3]; q, k entries p/q with |p| <= 4, q <= 3.
 inline void for_each_random(int count, index_t Lmax, const std::function<void(const Config&)>& visit,
                             std::uint64_t salt = 0) {
-  std::mt19937_64 rng(options().seed ^ 0x9e3779b97f4a7c15ULL ^ salt);
+  path::random::Rng rng(options().seed ^ 0x9e3779b97f4a7c15ULL ^ salt);
   for (int n = 0; n < count; ++n) {
-    const index_t L = n == 0 ? Lmax : std::uniform_int_distribution<index_t>(1, Lmax)(rng);
-    const index_t D = n == 0 ? 16 : std::uniform_int_distribution<index_t>(1, 16)(rng);
+    const index_t L = n == 0 ? Lmax : static_cast<index_t>(path::random::integer(rng, 1, Lmax));
+    const index_t D = n == 0 ? 16 : static_cast<index_t>(path::random::integer(rng, 1, 16));
     Config c;
     c.family = "random";
     c.W.resize(L, D);
     c.beta.resize(L);
     for (index_t t = 0; t < L; ++t) {
       for (index_t d = 0; d < D; ++d) c.W(t, d) = small_rational(rng, 3, 4);
-      const int kind = std::uniform_int_distribution<int>(0, 9)(rng);
+      const int kind = static_cast<int>(path::random::integer(rng, 0, 9));
       if (kind == 0) c.W.row(t).setConstant(R(0));
       if (kind == 1 && t > 0) c.W.row(t) = c.W.row(t - 1);
-      c.beta(t) = std::uniform_int_distribution<int>(0, 1)(rng)
-                      ? beta_values()[std::uniform_int_distribution<std::size_t>(0, 4)(rng)]
-                      : R(std::uniform_int_distribution<int>(0, 12)(rng)) / R(std::uniform_int_distribution<int>(1, 4)(rng) * 1);
+      c.beta(t) = static_cast<int>(path::random::integer(rng, 0, 1))
+                      ? beta_values()[static_cast<std::size_t>(path::random::integer(rng, 0, 4))]
+                      : R(static_cast<int>(path::random::integer(rng, 0, 12))) / R(static_cast<int>(path::random::integer(rng, 1, 4)) * 1);
       if (c.beta(t) > 3) c.beta(t) = R(3);
     }
     fill_qkg(c, rng, true);

@@ -4,6 +4,7 @@
 // Exact rational arithmetic, zero tolerance; exit status non-zero on any failure.
 #include <algorithm>
 
+#include "path/core/random.hpp"
 #include "formulas.hpp"
 #include "path/algorithms/ut_masked.hpp"
 #include "path/compact_form.hpp"
@@ -104,12 +105,12 @@ struct Proof {
       for (index_t a = 0; a < L; ++a)
         for (index_t b = a; b < L; ++b) spans.emplace_back(a, b);
     } else {
-      std::mt19937_64 rng(options().seed ^ static_cast<std::uint64_t>(L * 131 + D));
+      path::random::Rng rng(options().seed ^ static_cast<std::uint64_t>(L * 131 + D));
       spans.emplace_back(0, L - 1);
       spans.emplace_back(L - 1, L - 1);
       for (int n = 0; n < 12; ++n) {
-        index_t a = std::uniform_int_distribution<index_t>(0, L - 1)(rng);
-        index_t b = std::uniform_int_distribution<index_t>(0, L - 1)(rng);
+        index_t a = static_cast<index_t>(path::random::integer(rng, 0, L - 1));
+        index_t b = static_cast<index_t>(path::random::integer(rng, 0, L - 1));
         spans.emplace_back(std::min(a, b), std::max(a, b));
       }
     }

@@ -10,6 +10,7 @@
 #include <iomanip>
 #include <random>
 
+#include "path/core/random.hpp"
 #include "common.hpp"
 #include "path/error_model_general.hpp"
 #include "path/forward.hpp"
@@ -33,42 +34,40 @@ const Family kFamilies[] = {{"unit w, beta in [0,2]", 0},
 // Largest log10 of the product of ||H_t|| allowed in a case (keeps every value finite in double).
 constexpr double kMaxLog10Growth = 120;
 
-path::Problem<double> make_problem(const Family& f, path::index_t T, path::index_t D, std::mt19937_64& rng, bool fla) {
+path::Problem<double> make_problem(const Family& f, path::index_t T, path::index_t D, path::random::Rng& rng, bool fla) {
   path::Problem<double> p;
   p.shape = path::Shape{1, T, 1, 1, D, 4};
   p.scale = 1.0 / std::sqrt(static_cast<double>(D));
   p.gate_convention = fla ? path::GateConvention::fla : path::GateConvention::paper;
   const path::Shape& s = p.shape;
-  std::normal_distribution<double> normal;
-  std::uniform_real_distribution<double> uni(0.0, 1.0);
   p.q.resize(s.q_size());
   p.k.resize(s.k_size());
   p.v.resize(s.v_size());
   p.w.resize(s.k_size());
   p.beta.resize(s.beta_size());
   p.g.resize(s.g_size());
-  for (auto* t : {&p.q, &p.k, &p.v}) for (double& x : *t) x = normal(rng);
-  for (double& x : p.g) x = -std::log1p(std::exp(-(normal(rng) + 2.0)));
+  for (auto* t : {&p.q, &p.k, &p.v}) for (double& x : *t) x = path::random::normal(rng);
+  for (double& x : p.g) x = -std::log1p(std::exp(-(path::random::normal(rng) + 2.0)));
   std::vector<double> base(static_cast<std::size_t>(D));
-  for (double& x : base) x = normal(rng);
+  for (double& x : base) x = path::random::normal(rng);
   double log10_growth = 0;
   for (path::index_t t = 0; t < T; ++t) {
     double* w = &p.w[static_cast<std::size_t>(t * D)];
     double n2 = 0;
     for (path::index_t d = 0; d < D; ++d) {
-      w[d] = f.id == 3 ? base[static_cast<std::size_t>(d)] + 1e-3 * normal(rng) : normal(rng);
+      w[d] = f.id == 3 ? base[static_cast<std::size_t>(d)] + 1e-3 * path::random::normal(rng) : path::random::normal(rng);
       n2 += w[d] * w[d];
     }
-    double norm = 1.0, beta = 2.0 * uni(rng);
+    double norm = 1.0, beta = 2.0 * path::random::uniform01(rng);
     if (f.id == 1) {
-      norm = 0.25 + 1.25 * uni(rng);
-      beta = 3.0 * uni(rng);
+      norm = 0.25 + 1.25 * path::random::uniform01(rng);
+      beta = 3.0 * path::random::uniform01(rng);
     }
-    if (f.id == 2) beta = 3.0 * uni(rng);
+    if (f.id == 2) beta = 3.0 * path::random::uniform01(rng);
     if (f.id == 4) {
-      const int kind = std::uniform_int_distribution<int>(0, 2)(rng);
+      const int kind = static_cast<int>(path::random::integer(rng, 0, 2));
       norm = kind == 0 ? 0.0 : kind == 1 ? 1.0 : 2.0;
-      const int bk = std::uniform_int_distribution<int>(0, 2)(rng);
+      const int bk = static_cast<int>(path::random::integer(rng, 0, 2));
       beta = bk == 0 ? 0.0 : bk == 1 ? 2.0 : 3.0;
     }
     for (path::index_t d = 0; d < D; ++d) w[d] *= n2 > 0 ? norm / std::sqrt(n2) : 0.0;
@@ -76,7 +75,7 @@ path::Problem<double> make_problem(const Family& f, path::index_t T, path::index
     for (path::index_t d = 0; d < D; ++d) w2 += w[d] * w[d];
     double hn = std::max(1.0, std::abs(1.0 - beta * w2));
     if (log10_growth + std::log10(hn) > kMaxLog10Growth) {  // keep the case finite: a contraction here
-      beta = w2 > 0 ? (2.0 / w2) * uni(rng) : beta;
+      beta = w2 > 0 ? (2.0 / w2) * path::random::uniform01(rng) : beta;
       hn = std::max(1.0, std::abs(1.0 - beta * w2));
     }
     log10_growth += std::log10(hn);
@@ -136,7 +135,7 @@ int main(int argc, char** argv) {
     sizes.push_back({1024, 16, 1});
   }
   const path::index_t blocks[] = {16, 64};
-  std::mt19937_64 rng(options().seed);
+  path::random::Rng rng(options().seed);
   long long cases = 0, failures = 0;
   std::string first_failure;
   std::cout << std::setprecision(3);

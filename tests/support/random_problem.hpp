@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 
+#include "path/core/random.hpp"
 #include "path/problem.hpp"
 
 namespace path::testing {
@@ -22,18 +23,18 @@ struct ProblemSpec {
   ValueStyle style = ValueStyle::gaussian;
 };
 
-inline double dyadic(std::mt19937_64& rng, int max_eighths = 16) {
-  return std::uniform_int_distribution<int>(-max_eighths, max_eighths)(rng) / 8.0;
+inline double dyadic(path::random::Rng& rng, int max_eighths = 16) {
+  return static_cast<int>(path::random::integer(rng, -max_eighths, max_eighths)) / 8.0;
 }
 
 namespace detail {
 
-inline void fill_dyadic_w(std::vector<double>& w, std::vector<double>& beta, const Shape& s, std::mt19937_64& rng) {
+inline void fill_dyadic_w(std::vector<double>& w, std::vector<double>& beta, const Shape& s, path::random::Rng& rng) {
   // Per token and kv head, pick a pattern so that each edge case appears in most problems.
   const index_t D = s.D;
   for (std::size_t row = 0; row < beta.size(); ++row) {
     double* wr = &w[row * static_cast<std::size_t>(D)];
-    const int pattern = std::uniform_int_distribution<int>(0, 9)(rng);
+    const int pattern = static_cast<int>(path::random::integer(rng, 0, 9));
     const std::size_t prev = row >= static_cast<std::size_t>(s.H) ? row - static_cast<std::size_t>(s.H) : row;
     for (index_t d = 0; d < D; ++d) wr[d] = dyadic(rng, 8);
     if (pattern == 0) std::fill(wr, wr + D, 0.0);                       // w = 0
@@ -41,16 +42,16 @@ inline void fill_dyadic_w(std::vector<double>& w, std::vector<double>& beta, con
       std::copy(&w[prev * D], &w[prev * D] + D, wr);
     if (pattern == 2 && prev != row) {                                   // near-colinear w
       std::copy(&w[prev * D], &w[prev * D] + D, wr);
-      wr[std::uniform_int_distribution<index_t>(0, D - 1)(rng)] += 1.0 / 64;
+      wr[static_cast<int>(path::random::integer(rng, 0, D - 1))] += 1.0 / 64;
     }
-    const int b = std::uniform_int_distribution<int>(0, 5)(rng);
-    beta[row] = b == 0 ? 0.0 : b == 1 ? 2.0 : std::uniform_int_distribution<int>(1, 15)(rng) / 8.0;
+    const int b = static_cast<int>(path::random::integer(rng, 0, 5));
+    beta[row] = b == 0 ? 0.0 : b == 1 ? 2.0 : static_cast<int>(path::random::integer(rng, 1, 15)) / 8.0;
   }
 }
 
 }  // namespace detail
 
-inline Problem<double> random_problem(const ProblemSpec& spec, std::mt19937_64& rng) {
+inline Problem<double> random_problem(const ProblemSpec& spec, path::random::Rng& rng) {
   const Shape& s = spec.shape;
   Problem<double> p;
   p.shape = s;
@@ -62,24 +63,23 @@ inline Problem<double> random_problem(const ProblemSpec& spec, std::mt19937_64& 
   p.w.resize(s.k_size());
   p.beta.resize(s.beta_size());
   if (spec.gate) p.g.resize(s.g_size());
-  std::normal_distribution<double> normal;
-  if (spec.style == ValueStyle::dyadic) {
+    if (spec.style == ValueStyle::dyadic) {
     p.scale = 0.5;
     for (auto* t : {&p.q, &p.k, &p.v}) for (double& x : *t) x = dyadic(rng);
     detail::fill_dyadic_w(p.w, p.beta, s, rng);
-    for (double& x : p.g) x = -std::uniform_int_distribution<int>(0, 8)(rng) / 8.0;
+    for (double& x : p.g) x = -static_cast<int>(path::random::integer(rng, 0, 8)) / 8.0;
     return p;
   }
   p.scale = 1.0 / std::sqrt(static_cast<double>(s.D));
-  for (auto* t : {&p.q, &p.k, &p.v}) for (double& x : *t) x = normal(rng);
+  for (auto* t : {&p.q, &p.k, &p.v}) for (double& x : *t) x = path::random::normal(rng);
   for (std::size_t row = 0; row < p.beta.size(); ++row) {
     double n2 = 0;
-    for (index_t d = 0; d < s.D; ++d) n2 += std::pow(p.w[row * s.D + d] = normal(rng), 2);
+    for (index_t d = 0; d < s.D; ++d) n2 += std::pow(p.w[row * s.D + d] = path::random::normal(rng), 2);
     for (index_t d = 0; d < s.D; ++d) p.w[row * s.D + d] /= std::sqrt(n2);
-    p.beta[row] = 2.0 * std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    p.beta[row] = 2.0 * path::random::uniform01(rng);
   }
   // log-sigmoid of a normal: a log forget gate in (-inf, 0)
-  for (double& x : p.g) x = -std::log1p(std::exp(-(normal(rng) + 2.0)));
+  for (double& x : p.g) x = -std::log1p(std::exp(-(path::random::normal(rng) + 2.0)));
   return p;
 }
 

@@ -6,6 +6,8 @@
 #include <functional>
 #include <iostream>
 #include <random>
+
+#include "path/core/random.hpp"
 #include <string>
 
 namespace path::testing {
@@ -27,8 +29,10 @@ inline std::uint64_t session_seed() {
 
 // One generator per test, derived from the session seed and the test's name, so a test's inputs
 // do not depend on which other tests ran before it.
-inline std::mt19937_64 rng_for(const std::string& test_name) {
-  return std::mt19937_64(session_seed() ^ std::hash<std::string>{}(test_name));
+// Portable draws (path/core/random.hpp): the same seed gives the same inputs on every standard
+// library (std::hash and the std:: distributions are implementation-defined).
+inline path::random::Rng rng_for(const std::string& test_name) {
+  return path::random::Rng(path::random::derive_seed(session_seed(), test_name));
 }
 
 inline std::string seed_note() { return "rerun with PATHCHECK_SEED=" + std::to_string(session_seed()); }

@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
     spec.shape = {opt.B, opt.T, opt.HQ, opt.H, opt.D, opt.Dv};
     spec.gate = opt.gate != "none";
     spec.convention = opt.gate == "fla" ? path::GateConvention::fla : path::GateConvention::paper;
-    std::mt19937_64 rng(opt.seed);
+    path::random::Rng rng(opt.seed);
 
     std::vector<double> kernel_ms, total_ms;
     double worst_o = 0, worst_lse = 0, bound_o = 0, bound_lse = 0;
@@ -124,8 +124,7 @@ int main(int argc, char** argv) {
       bound_o = 2 * b.o;
       bound_lse = 2 * b.lse;
       std::vector<index_t> rows = {opt.T - 1, opt.T / 2, 0};
-      std::uniform_int_distribution<index_t> pick(0, opt.T - 1);
-      while (static_cast<int>(rows.size()) < opt.rows) rows.push_back(pick(rng));
+      while (static_cast<int>(rows.size()) < opt.rows) rows.push_back(path::random::integer(rng, 0, opt.T - 1));
       for (index_t hq : {index_t(0), opt.HQ - 1}) {
         const index_t b_row = opt.B - 1;
         for (index_t i : rows) {

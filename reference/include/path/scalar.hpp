@@ -12,6 +12,33 @@
 #include <boost/multiprecision/gmp.hpp>
 #else
 #include <boost/multiprecision/cpp_int.hpp>
+
+#include <iterator>
+#include <type_traits>
+// Boost 1.74's cpp_int asks, for any type C with a member const_iterator, whether C is a
+// container of bytes by naming iterator_traits<C::const_iterator>::value_type outside a SFINAE
+// context. Eigen's non-vector expressions declare `const_iterator` as void, so every Eigen
+// product of cpp_rational matrices (which makes Eigen test is_convertible<Expression, Scalar>)
+// became a hard error. This replaces that one trait with a SFINAE-safe equivalent: the same
+// answer for real containers, false where the const_iterator has no value_type.
+namespace boost::multiprecision::detail {
+template <class C>
+struct is_byte_container_imp<C, true> {
+ private:
+  template <class X>
+  static constexpr bool test(typename std::iterator_traits<typename X::const_iterator>::value_type*) {
+    using V = std::remove_cv_t<typename std::iterator_traits<typename X::const_iterator>::value_type>;
+    return std::is_integral_v<V> && sizeof(V) == 1;
+  }
+  template <class X>
+  static constexpr bool test(...) {
+    return false;
+  }
+
+ public:
+  static const bool value = test<C>(nullptr);
+};
+}  // namespace boost::multiprecision::detail
 #endif
 #include <boost/multiprecision/eigen.hpp>
 
