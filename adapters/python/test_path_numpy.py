@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import unittest
+import warnings
 
 import numpy as np
 
@@ -186,6 +187,29 @@ class Decode(unittest.TestCase):
         self.assertGreater(np.abs(got["k_cache"] - self.cache_by_products(base)).max(), 1e-3)
 
 
+try:
+    import torch  # noqa: F401
+    HAVE_TORCH = True
+except ImportError:
+    HAVE_TORCH = False
+
+
+@unittest.skipUnless(HAVE_TORCH, "PyTorch is not installed (optional; path_torch.py needs it)")
+class TorchVariant(unittest.TestCase):
+    """path_torch.py (autograd backward) and path_numpy.py (hand-written reverse mode) agree."""
+
+    def test_same_outputs_as_numpy(self):
+        import path_torch
+        for label, kw in CASES.items():
+            for mode, prefill in (("prefill", 0), ("decode", 2)):
+                with self.subTest(label, mode=mode):
+                    case = make_case(**kw, gradients=mode == "prefill", mode=mode, prefill=prefill)
+                    want = path_numpy.run_case(case, NO_BUG)
+                    got = path_torch.run_case(case, "cpu")
+                    for name in case.outputs:
+                        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-12, err_msg=name)
+
+
 class Rounding(unittest.TestCase):
     def test_bf16_rounds_once_from_float64(self):
         case = make_case()
@@ -193,7 +217,8 @@ class Rounding(unittest.TestCase):
         # 1 + 2^-8 + 2^-30: above the midpoint of 1 and 1 + 2^-7, so 1 + 2^-7; through float32 it
         # would first become the midpoint 1 + 2^-8 and then round to even, 1.
         x = np.array([1 + 2**-8 + 2**-30, 1 + 2**-8, 1 + 3 * 2**-8, -2.0**-140, 1e39])
-        with np.errstate(over="ignore"):  # 1e39 overflows to inf, as it must
+        with warnings.catch_warnings():  # 1e39 overflows to inf, as it must
+            warnings.simplefilter("ignore", RuntimeWarning)
             got = pathcase.round_output(case, "o", x).astype(np.float64)
         np.testing.assert_array_equal(got, [1 + 2**-7, 1.0, 1 + 2**-6, -0.0, np.inf])
         self.assertEqual(pathcase.round_output(case, "dw", x).dtype, np.float32)
