@@ -1,5 +1,5 @@
 // The conformance library: the tolerance model, case files (round trip and every kind of bad
-// file), the judge, suites' coverage of DESIGN.md section 4, the oracle plumbing against the
+// file), the judge, suites' coverage of docs/design.md section 4, the oracle plumbing against the
 // independent golden cases, the baselines, the CPU implementations and the reports.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// Trust chain, first link (DESIGN.md section 2): in exact rational arithmetic the naive products,
+// Trust chain, first link (docs/design.md section 2): in exact rational arithmetic the naive products,
 // the explicit D x D products, the full masked UT form and the blockwise algorithm (every block
 // size) give identical logits, including the edge cases beta in {0, 2}, w = 0, repeated and
 // near-colinear w, T = 1, D = 1, T not a multiple of the block.

@@ -1,4 +1,4 @@
-// GPU forward (gpu/, docs/gpu.md), the trust chain's GPU links (DESIGN.md section 2):
+// GPU forward (gpu/, docs/gpu.md), the trust chain's GPU links (docs/design.md section 2):
 //  - the fp64 GPU oracle (gpu/oracle) equals the CPU oracles (double, blockwise and naive) within
 //    twice the forward error model of docs/error-model.md, and mp100 within the model itself, on
 //    random problems with GQA, varlen (empty and length-1 sequences), both gate conventions, D != Dv
@@ -8,7 +8,7 @@
 //    build_case_from_inputs, and the quick suite's forward cases) run through the "cuda"
 //    implementation (adapters/cuda) with conformance::run_case / run_cases, and the verdict of the
 //    conformance judge must be a pass (docs/conformance.md, docs/tolerance.md). No private copy of
-//    the tolerance rules lives here (DESIGN.md section 4);
+//    the tolerance rules lives here (docs/design.md section 4);
 //  - the cuda implementation's refusals (gradients, decode, head dims, no device) and every check the
 //    kernels' host side makes before touching the GPU (these run everywhere).
 // Without a usable GPU the device tests skip with the reason; PATH_GPU_REQUIRE_DEVICE=1 (set by

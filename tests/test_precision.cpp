@@ -1,4 +1,4 @@
-// Trust chain, second and third links (DESIGN.md section 2): in multiprecision the three oracles
+// Trust chain, second and third links (docs/design.md section 2): in multiprecision the three oracles
 // agree to their precision, and double agrees with mp100 within the error model of
 // docs/error-model.md (linear growth in T) on random cases up to T = 1024. Also the precision
 // emulation that tolerances are built from (docs/tolerance.md).

@@ -1,5 +1,5 @@
 #pragma once
-// Forget-gate conventions (DESIGN.md section 1). With G_i = g_0 + ... + g_i:
+// Forget-gate conventions (docs/design.md section 1). With G_i = g_0 + ... + g_i:
 //   paper: s_ij = scale * r_ij + (G_i - G_j)      (the FoX term is not scaled)
 //   fla:   s_ij = scale * (r_ij + G_i - G_j)      (what flash-linear-attention computes)
 // where r_ij = k_j^T H_{j+1} ... H_i q_i is the raw PaTH logit.

@@ -1,5 +1,5 @@
 #pragma once
-// A PaTH attention problem: the inputs of DESIGN.md section 1 in flash-linear-attention's layout.
+// A PaTH attention problem: the inputs of docs/design.md section 1 in flash-linear-attention's layout.
 //   q [B, T, HQ, D], k [B, T, H, D], w [B, T, H, D], v [B, T, H, Dv], beta [B, T, H],
 //   g [B, T, HQ] (optional log forget gate), cu_seqlens (optional, varlen packing with B = 1).
 // Query head h' reads key/value head h' / G with G = HQ / H (GQA).

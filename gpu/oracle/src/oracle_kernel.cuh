@@ -3,7 +3,7 @@
 // tests/test_gpu_kernel_host.cpp, which runs them on the CPU through path/gpu/host_shim.hpp).
 // Plain double throughout: inputs, parameters, arithmetic and outputs. This source belongs to the
 // yardstick alone and is kept frozen; the kernels under test (gpu/kernels) have their own
-// (DESIGN.md section 3). docs/gpu.md describes the algorithm:
+// (docs/design.md section 3). docs/gpu.md describes the algorithm:
 //
 // the naive sweep of docs/algorithms.md §2 with an online softmax, one CUDA block per (sequence,
 // query head, tile of queries). Each query is carried by a group of kLanes lanes of one warp; lane
@@ -49,7 +49,7 @@ static_assert(32 % kLanes == 0 && kThreads % 32 == 0, "a query group must not st
 __device__ __forceinline__ double group_sum(double v) { return kernel_support::lane_group_sum<kLanes>(v); }
 __device__ __forceinline__ double group_max(double v) { return kernel_support::lane_group_max<kLanes>(v); }
 
-// The final logit from the raw one for the chosen gate convention (DESIGN.md section 1).
+// The final logit from the raw one for the chosen gate convention (docs/design.md section 1).
 __device__ __forceinline__ double gated_logit(double raw, double scale, double gate_difference, bool fla) {
   return fla ? scale * (raw + gate_difference) : scale * raw + gate_difference;
 }

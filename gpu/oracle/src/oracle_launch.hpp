@@ -5,7 +5,7 @@
 //   q [B, T, HQ, D], k and w [B, T, H, D], v [B, T, H, Dv], beta [B, T, H], g and G [B, T, HQ],
 //   o [B, T, HQ, Dv], lse [B, T, HQ]; varlen packs sequences along T with B = 1 (cu_seqlens).
 // This is the yardstick's own code: nothing here is shared with the kernels under test
-// (gpu/kernels), DESIGN.md section 3.
+// (gpu/kernels), docs/design.md section 3.
 #include <cuda_runtime_api.h>
 
 #include <cstddef>

@@ -1,7 +1,7 @@
 #pragma once
 // Decode oracle: a key cache updated in place by each new token's Householder transformation, then
 // ordinary (gated) softmax attention; and prefill-to-cache in time linear in the prefix length
-// (docs/decode.md; DESIGN.md section 1).
+// (docs/decode.md; docs/design.md section 1).
 //
 // After tokens 0..n-1 the cache holds, per key/value head, k_j^(n-1) = H_{n-1} ... H_{j+1} k_j for
 // every j < n (so k_{n-1}^(n-1) = k_{n-1}), the values v_j and, per query head, the cumulative gates

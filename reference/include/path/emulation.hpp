@@ -1,5 +1,5 @@
 #pragma once
-// Precision emulation (DESIGN.md section 2): the straightforward PaTH forward evaluated the way a
+// Precision emulation (docs/design.md section 2): the straightforward PaTH forward evaluated the way a
 // plain low-precision kernel evaluates it, the baseline that tolerances are made from
 // (docs/tolerance.md). For input precision P in {bf16, fp16, fp32}:
 //   - q, k, v rounded to P; w, beta, g and scale rounded to fp32 (flash-linear-attention's inputs);

@@ -2,7 +2,7 @@
 // Conformance suites (docs/conformance.md): which cases, how their values are drawn, and how a
 // case is built (inputs -> oracle -> baseline -> tolerances).
 //
-// Suites: quick (23 small cases: every edge case of DESIGN.md section 4 once, a minute on
+// Suites: quick (23 small cases: every edge case of docs/design.md section 4 once, a minute on
 // two cores for generation and validation), standard (larger shapes, every distribution with
 // both gate conventions and every head dim), full (the campaign: long sequences, many heads).
 //

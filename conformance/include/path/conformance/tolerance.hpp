@@ -1,5 +1,5 @@
 #pragma once
-// The tolerance model (docs/tolerance.md; DESIGN.md section 4).
+// The tolerance model (docs/tolerance.md; docs/design.md section 4).
 //
 // For one output X of one case, with E the expected values (the mp100 oracle on the case's
 // inputs, rounded to f64), B the same-precision baseline (path::emulate_forward and its

@@ -5,7 +5,7 @@
 //   q [B, T, HQ, D], k and w [B, T, H, D], v [B, T, H, Dv], beta [B, T, H], g and G [B, T, HQ],
 //   o [B, T, HQ, Dv], lse [B, T, HQ]; varlen packs sequences along T with B = 1 (cu_seqlens).
 // Types: q, k, v, o in the input dtype (bf16, fp16 or fp32); w, beta, G, lse fp32; arithmetic in
-// fp32 (DESIGN.md section 3). There is no fp64 instantiation: the fp64 GPU oracle is gpu/oracle's
+// fp32 (docs/design.md section 3). There is no fp64 instantiation: the fp64 GPU oracle is gpu/oracle's
 // own code.
 #include <cuda_runtime_api.h>
 

@@ -1,7 +1,7 @@
 #pragma once
 // The plain low-precision forward kernels under test (included by sweep.cu, and by
 // tests/test_gpu_kernel_host.cpp, which runs them on the CPU through path/gpu/host_shim.hpp):
-// q, k, v in bf16, fp16 or fp32, w, beta and the gate in fp32, arithmetic in fp32 (DESIGN.md
+// q, k, v in bf16, fp16 or fp32, w, beta and the gate in fp32, arithmetic in fp32 (docs/design.md
 // section 3). The naive sweep of docs/algorithms.md §2 with an online softmax, one CUDA block per
 // (sequence, query head, tile of queries). Correctness first: docs/gpu.md. The fp64 GPU oracle
 // that judges these kernels is separate code (gpu/oracle); nothing here is instantiated in double.
@@ -79,7 +79,7 @@ __device__ __forceinline__ float round_to_input(float p) {
 __device__ __forceinline__ float group_sum(float v) { return kernel_support::lane_group_sum<kLanes>(v); }
 __device__ __forceinline__ float group_max(float v) { return kernel_support::lane_group_max<kLanes>(v); }
 
-// The final logit from the raw one for the chosen gate convention (DESIGN.md section 1).
+// The final logit from the raw one for the chosen gate convention (docs/design.md section 1).
 __device__ __forceinline__ float gated_logit(float raw, float scale, float gate_difference, bool fla) {
   return fla ? scale * (raw + gate_difference) : scale * raw + gate_difference;
 }

@@ -3,7 +3,7 @@
 // the plain low-precision forward (gpu/kernels/forward: bf16, fp16 or fp32 inputs, fp32 arithmetic,
 // o in the input dtype, lse in fp32) on a case's inputs exactly as stored. The kernels get no
 // private path: tests/test_gpu_forward.cpp and `pathcheck run --impl cuda` judge them through this
-// adapter and the conformance judge (DESIGN.md section 4).
+// adapter and the conformance judge (docs/design.md section 4).
 //
 // What it cannot run is reported as a skip with the reason, never as a pass: gradient cases (the
 // CUDA backward kernel does not exist yet), decode cases (nor does the decode kernel), head dims

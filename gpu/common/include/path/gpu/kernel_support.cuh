@@ -2,7 +2,7 @@
 // Small pieces of device code that the GPU oracle (gpu/oracle) and the kernels under test
 // (gpu/kernels) both use, none of them numerical: loop unrolling, the dynamic shared-memory
 // declaration, sequence addressing (varlen or batch rows) and butterfly reductions across the
-// lanes that carry one query. Each kernel's arithmetic stays in its own source (DESIGN.md
+// lanes that carry one query. Each kernel's arithmetic stays in its own source (docs/design.md
 // section 3: the oracle and the kernels never share a kernel template).
 //
 // Compiled by nvcc for the GPU, and by the host compiler for tests/test_gpu_kernel_host.cpp,

@@ -1,5 +1,5 @@
 #pragma once
-// The fp64 GPU oracle (DESIGN.md section 3): the forward (o, lse) of the full problem (GQA,
+// The fp64 GPU oracle (docs/design.md section 3): the forward (o, lse) of the full problem (GQA,
 // varlen via cu_seqlens, both gate conventions, D != Dv) in double on the GPU, for lengths where
 // the CPU oracles are too slow (T up to 64K). Algorithm: the naive sweep of docs/algorithms.md §2
 // (one Householder step at a time, no factorization) with an online softmax; one CUDA block per

@@ -1,5 +1,5 @@
 #pragma once
-// The plain low-precision CUDA forward (DESIGN.md section 3, correctness first, no tensor cores
+// The plain low-precision CUDA forward (docs/design.md section 3, correctness first, no tensor cores
 // yet): q, k, v in bf16, fp16 or fp32; w, beta, g in fp32; arithmetic in fp32; o in the input type,
 // lse in fp32. flash-linear-attention's layout: q [B, T, HQ, D], k and w [B, T, H, D],
 // v [B, T, H, Dv], beta [B, T, H], g [B, T, HQ], o [B, T, HQ, Dv], lse [B, T, HQ]; varlen packs
