@@ -136,3 +136,31 @@ inline std::vector<std::unique_ptr<conformance::Implementation>> all_mutants() {
 }
 
 }  // namespace path::testing
+
+// ---- Mutants a small fixed suite misses (issue 13: property-based fuzzing) -------------------
+// Kept apart from all_mutants(): the validator's fixed mutation suite (tests/test_mutants.cpp,
+// T <= 40, beta ~ U(0, 2)) is not expected to see them; finding them is what pathcheck fuzz is
+// for (tests/test_fuzz_mutants.cpp). Each is wrong only in a corner of the input space.
+namespace path::testing {
+
+inline std::vector<std::unique_ptr<conformance::Implementation>> corner_mutants() {
+  std::vector<std::unique_ptr<conformance::Implementation>> m;
+  // Wrong only for sequences longer than 64 tokens: a kernel whose 64-token key tiles drop the
+  // Householder factor at a tile boundary (H_64 treated as I). Position 64 of a sequence exists
+  // only when its length is at least 65, so every case of T <= 64 is right.
+  m.push_back(std::make_unique<Mutant>("tile-boundary-64-drops-householder", [](Problem<double>& p) {
+    const Shape& s = p.shape;
+    for (const SequenceRange& seq : sequences_of(s, p.cu_seqlens))
+      if (seq.length > 64)
+        for (index_t h = 0; h < s.H; ++h)
+          p.beta[static_cast<std::size_t>((seq.batch * s.T + seq.begin + 64) * s.H + h)] = 0.0;
+  }));
+  // Wrong only for beta > 1.9: a kernel that clamps beta "for stability" and so loses the
+  // reflections (beta = 2) PaTH layers produce; beta <= 1.9 is untouched.
+  m.push_back(std::make_unique<Mutant>("beta-clamped-to-1.9", [](Problem<double>& p) {
+    for (double& b : p.beta) b = b > 1.9 ? 1.9 : b;
+  }));
+  return m;
+}
+
+}  // namespace path::testing

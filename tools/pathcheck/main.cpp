@@ -6,6 +6,9 @@
 
 #include "arguments.hpp"
 #include "eval_command.hpp"
+#if PATH_HAVE_PROPERTIES
+#include "fuzz_command.hpp"
+#endif
 #include "gen_command.hpp"
 #include "run_command.hpp"
 #include "validate_command.hpp"
@@ -18,9 +21,16 @@ void print_usage(std::ostream& os) {
   os << "usage: pathcheck <command> [options]\n\ncommands:\n  eval      evaluate an oracle on a case file\n"
      << "  gen       generate a conformance suite\n"
      << "  run       run an in-process implementation or an external program through a suite\n"
-     << "  validate  judge a third party's result files against a suite\n\n"
+     << "  validate  judge a third party's result files against a suite\n"
+#if PATH_HAVE_PROPERTIES
+     << "  fuzz      property-based fuzzing of an implementation against the oracles\n"
+#endif
+     << "\n"
      << pathcheck::eval_usage << "\n" << pathcheck::gen_usage << "\n" << pathcheck::run_usage << "\n"
      << pathcheck::validate_usage;
+#if PATH_HAVE_PROPERTIES
+  os << "\n" << pathcheck::fuzz_usage;
+#endif
 }
 
 }  // namespace
@@ -38,6 +48,9 @@ int main(int argc, char** argv) {
     if (command == "gen") return pathcheck::run_gen(args);
     if (command == "run") return pathcheck::run_run(args);
     if (command == "validate") return pathcheck::run_validate(args);
+#if PATH_HAVE_PROPERTIES
+    if (command == "fuzz") return pathcheck::run_fuzz(args);
+#endif
     std::cerr << "pathcheck: unknown command '" << command << "'\n";
     print_usage(std::cerr);
     return 2;
