@@ -101,6 +101,11 @@ build() {
 use_prebuilt() {
   local dir=$1 p
   for p in "${PROGRAMS[@]}"; do [ -x "$dir/$p" ] || return 1; done
+  # Built elsewhere: they must load here (C++ runtime, CUDA runtime) before they are trusted.
+  if ! "$dir/test_gpu_forward" --gtest_list_tests > "$LOG/prebuilt-check.log" 2>&1; then
+    echo "gpu-check: the programs in $dir do not run here: $(tail -1 "$LOG/prebuilt-check.log")"
+    return 1
+  fi
   for p in "${PROGRAMS[@]}"; do BIN[$p]=$dir/$p; done
 }
 
@@ -119,8 +124,13 @@ fi
 JOBS=${JOBS:-16}  # the lent machine's cores
 BUILD_T0=$(elapsed)
 if [ -n "$PREBUILT" ]; then
-  if use_prebuilt "$PREBUILT"; then row "build" "SKIP" "prebuilt programs from $PREBUILT ($(cat "$PREBUILT/COMMIT" 2>/dev/null | cut -c1-12))"
-  else row "build" "ERROR" "missing programs in $PREBUILT"; fi
+  if use_prebuilt "$PREBUILT"; then
+    row "build" "SKIP" "prebuilt programs from $PREBUILT (commit $(cut -c1-12 "$PREBUILT/COMMIT" 2>/dev/null), $(wc -l < "$PREBUILT/CHANGED" 2>/dev/null) changed paths then)"
+  elif build; then
+    row "build" "PASS" "prebuilt programs unusable here; built build-gpu, $(( $(elapsed) - BUILD_T0 ))s"
+  else
+    row "build" "ERROR" "prebuilt programs unusable and the build failed"
+  fi
 elif build; then
   row "build" "PASS" "build-gpu, arch 90a, $(( $(elapsed) - BUILD_T0 ))s"
 elif use_prebuilt build-gpu-prebuilt; then
