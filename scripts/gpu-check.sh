@@ -5,13 +5,13 @@
 #   tests       the GPU tests with PATH_GPU_REQUIRE_DEVICE=1 (a skip is a failure): test_gpu_forward
 #               and test_gpu_backward_decode; test_gpu_kernel_host (kernel source on the CPU) runs in
 #               the background meanwhile
-#   pathcheck   `pathcheck run --impl cuda --builtin quick` and `--builtin standard` in bf16, fp16
-#               and fp32 with --report-json, every case judged by the conformance judge; then the
-#               error-ratio distribution (median, max) per dtype and output from those reports
 #   sanitizers  compute-sanitizer memcheck (with leak check), racecheck, synccheck and initcheck on
 #               the small every-path cases of every kernel (GpuSmall.*: the forward oracle and
 #               kernels; GpuSmallBackwardDecode.*: the backward oracle and key cache, the backward
-#               and decode kernels)
+#               and decode kernels), the eight runs at once
+#   pathcheck   `pathcheck run --impl cuda --builtin quick` and `--builtin standard` in bf16, fp16
+#               and fp32 with --report-json, every case judged by the conformance judge; then the
+#               error-ratio distribution (median, max) per dtype and output from those reports
 #   long        the long-sequence checks (path_gpu_long): forward and backward at T = 16K, forward
 #               and decode at 64K, each judged through the cuda adapter against the fp64 GPU oracle
 #   timing      the fp64 GPU oracle's forward at T = 16K and 64K (path_gpu_bench, CUDA events)
@@ -19,7 +19,7 @@
 #
 # Usage: scripts/gpu-check.sh [--phases LIST] [--prebuilt DIR] [--prebuild-only] [--jobs N]
 #                             [--unpacked-logs]
-#   --phases LIST    comma-separated subset of tests,pathcheck,sanitizers,long,timing (default: all)
+#   --phases LIST    comma-separated subset of tests,sanitizers,pathcheck,long,timing (default: all)
 #   --prebuilt DIR   use the programs in DIR instead of building (also the automatic fallback when
 #                    the build fails and build-gpu-prebuilt/ exists)
 #   --prebuild-only  build here (nvcc needed, no GPU) and copy the programs to build-gpu-prebuilt/
@@ -39,7 +39,7 @@ PACK_LOGS=1
 JOBS=""
 PREBUILT=""
 PREBUILD_ONLY=0
-PHASES="tests,pathcheck,sanitizers,long,timing"
+PHASES="tests,sanitizers,pathcheck,long,timing"
 BUDGET=${PATH_GPU_TIME_BUDGET:-560}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -181,34 +181,91 @@ else
     done
   fi
   # ---------------------------------------------------------- tests
+  # The two GPU test programs run at once (they share the GPU; much of their time is building
+  # conformance cases on the CPU with the mp100 oracle).
   if want tests; then
     # The kernel sources on the CPU need no GPU: in the background, at low priority.
     nice -n 10 timeout 500 "${BIN[test_gpu_kernel_host]}" > "$LOG/test_gpu_kernel_host.log" 2>&1 &
     HOST_PID=$!
+    declare -a TEST_PIDS=()
     for t in test_gpu_forward test_gpu_backward_decode; do
-      if [ "$(time_left)" -lt 60 ]; then row "$t" "SKIP" "time budget"; continue; fi
-      say "$t"
-      timeout 300 "${BIN[$t]}" --gtest_output=xml:"$LOG/$t.xml" > "$LOG/$t.log" 2>&1
+      say "$t (in parallel)"
+      timeout 360 "${BIN[$t]}" --gtest_output=xml:"$LOG/$t.xml" > "$LOG/$t.log" 2>&1 &
+      TEST_PIDS+=($!)
+    done
+    n=0
+    for t in test_gpu_forward test_gpu_backward_decode; do
+      wait "${TEST_PIDS[$n]}"
       rc=$?
+      n=$((n + 1))
       row "$t" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "$(gtest_counts "$LOG/$t.log")$([ $rc = 124 ] && echo ', TIMED OUT')"
       grep -E '^\[  FAILED  \]|CudaError' "$LOG/$t.log" | head -10
     done
+    say "tests done"
+  fi
+
+  # ---------------------------------------------------------- sanitizers
+  # All eight runs (4 tools x 2 programs) at once: each is its own process on the one GPU, and most of
+  # a sanitizer's time is host-side, so running them together saves most of the wall time.
+  if want sanitizers; then
+    SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+    if [ ! -x "$SAN" ]; then
+      row "compute-sanitizer" "ERROR" "not found"
+    elif [ "$(time_left)" -lt 60 ]; then
+      row "compute-sanitizer" "SKIP" "time budget"
+    else
+      declare -a SAN_JOBS=() SAN_PIDS=()
+      for tool in memcheck racecheck synccheck initcheck; do
+        for t in test_gpu_forward:GpuSmall.* test_gpu_backward_decode:GpuSmallBackwardDecode.*; do
+          prog=${t%%:*}; filter=${t#*:}
+          extra=()
+          [ "$tool" = memcheck ] && extra=(--leak-check full)
+          [ "$tool" = racecheck ] && extra=(--racecheck-report all)
+          say "compute-sanitizer --tool $tool $prog --gtest_filter=$filter (in parallel)"
+          timeout $(( $(time_left) - 30 )) "$SAN" --tool "$tool" "${extra[@]}" --error-exitcode 99 \
+            "${BIN[$prog]}" --gtest_filter="$filter" > "$LOG/sanitizer-$tool-$prog.log" 2>&1 &
+          SAN_PIDS+=($!)
+          SAN_JOBS+=("$tool:$prog")
+        done
+      done
+      for n in "${!SAN_PIDS[@]}"; do
+        wait "${SAN_PIDS[$n]}"
+        rc=$?
+        tool=${SAN_JOBS[$n]%%:*}; prog=${SAN_JOBS[$n]#*:}
+        name="$tool ${prog#test_gpu_}"
+        summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY' "$LOG/sanitizer-$tool-$prog.log" | tr '\n' ' ')
+        tests=$(grep -cE '^\[       OK \]' "$LOG/sanitizer-$tool-$prog.log")
+        if [ $rc = 0 ] && [ "$tests" -gt 0 ]; then row "$name" "PASS" "${summary:-clean} ($tests tests OK)"
+        elif [ $rc = 0 ]; then row "$name" "FAIL" "no test passed under the sanitizer"
+        else row "$name" "FAIL" "rc=$rc ${summary}$([ $rc = 124 ] && echo ' TIMED OUT')"; fi
+      done
+      say "sanitizers done"
+    fi
   fi
 
   # ---------------------------------------------------------- pathcheck run --impl cuda
   if want pathcheck; then
+    # The three dtypes of a suite at once (each builds its cases with the mp100 oracle on every core).
     for suite in quick standard; do
+      if [ "$(time_left)" -lt 60 ]; then
+        for dt in bf16 fp16 fp32; do row "pathcheck $suite $dt" "SKIP" "time budget"; done
+        continue
+      fi
+      declare -a PC_PIDS=()
       for dt in bf16 fp16 fp32; do
-        name="pathcheck $suite $dt"
-        if [ "$(time_left)" -lt 40 ]; then row "$name" "SKIP" "time budget"; continue; fi
-        say "pathcheck run --impl cuda --builtin $suite --dtype $dt"
-        json="$LOG/pathcheck-$suite-$dt.json"
-        rm -f "$json"
-        timeout 240 "${BIN[pathcheck]}" run --impl cuda --builtin "$suite" --dtype "$dt" --report-json "$json" \
-          > "$LOG/pathcheck-$suite-$dt.log" 2>&1
+        say "pathcheck run --impl cuda --builtin $suite --dtype $dt (in parallel)"
+        rm -f "$LOG/pathcheck-$suite-$dt.json"
+        timeout $(( $(time_left) - 20 )) "${BIN[pathcheck]}" run --impl cuda --builtin "$suite" --dtype "$dt" \
+          --report-json "$LOG/pathcheck-$suite-$dt.json" > "$LOG/pathcheck-$suite-$dt.log" 2>&1 &
+        PC_PIDS+=($!)
+      done
+      n=0
+      for dt in bf16 fp16 fp32; do
+        wait "${PC_PIDS[$n]}"
         rc=$?
+        n=$((n + 1))
         summary=$(grep -E '^run: ' "$LOG/pathcheck-$suite-$dt.log" | tail -1 | sed 's/^run: //; s/ (pass: ratio <= c)//')
-        row "$name" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "${summary:-exit $rc, no summary line}"
+        row "pathcheck $suite $dt" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "${summary:-exit $rc, no summary line}"
         [ $rc = 0 ] || tail -5 "$LOG/pathcheck-$suite-$dt.log"
       done
     done
@@ -245,32 +302,6 @@ PY
     cat "$LOG/ratios.txt"
     cp "$LOG/ratios.txt" "$OUT/ratios.txt"
     row "ratio distribution" "INFO" "per dtype and output: ratios.txt (printed with this table)"
-  fi
-
-  # ---------------------------------------------------------- sanitizers
-  if want sanitizers; then
-    SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-    if [ ! -x "$SAN" ]; then
-      row "compute-sanitizer" "ERROR" "not found"
-    else
-      for tool in memcheck racecheck synccheck initcheck; do
-        for t in test_gpu_forward:GpuSmall.* test_gpu_backward_decode:GpuSmallBackwardDecode.*; do
-          prog=${t%%:*}; filter=${t#*:}
-          name="$tool ${prog#test_gpu_}"
-          if [ "$(time_left)" -lt 45 ]; then row "$name" "SKIP" "time budget"; continue; fi
-          extra=()
-          [ "$tool" = memcheck ] && extra=(--leak-check full)
-          [ "$tool" = racecheck ] && extra=(--racecheck-report all)
-          say "compute-sanitizer --tool $tool $prog --gtest_filter=$filter"
-          timeout 150 "$SAN" --tool "$tool" "${extra[@]}" --error-exitcode 99 \
-            "${BIN[$prog]}" --gtest_filter="$filter" > "$LOG/sanitizer-$tool-$prog.log" 2>&1
-          rc=$?
-          summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY' "$LOG/sanitizer-$tool-$prog.log" | tr '\n' ' ')
-          if [ $rc = 0 ]; then row "$name" "PASS" "${summary:-clean}"
-          else row "$name" "FAIL" "rc=$rc ${summary}$([ $rc = 124 ] && echo ' TIMED OUT')"; fi
-        done
-      done
-    fi
   fi
 
   # ---------------------------------------------------------- long sequences
