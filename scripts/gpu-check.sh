@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# The one-call GPU check for the lent machine (shared/DEVICE.md, docs/gpu.md):
-#   build (CUDA arch 90a, 16 jobs, in build-gpu; GMP is neither carried nor looked for: it is
-#   optional, cmake/FindGMP.cmake, and the machine's image has none), print the GPU, run the GPU
-#   tests (no skipping allowed: PATH_GPU_REQUIRE_DEVICE=1), run `pathcheck run --impl cuda` on the
-#   built-in quick suite in bf16, fp16 and fp32 (the kernels judged by the conformance judge),
-#   compute-sanitizer memcheck/racecheck/synccheck/initcheck on a small case of the oracle and of
-#   every kernel dtype, time the fp64 GPU oracle at T = 16K and 64K (with a spot check against an
-#   independent CPU sweep), write every log under $OUT (default ./gpu-out; packed into
-#   $OUT/logs.tar.gz at the end), print a summary last (also $OUT/summary.txt).
+# The GPU check for the lent machine (shared/DEVICE.md, docs/gpu.md). Phases, in order:
+#   build       configure build-gpu (CUDA arch 90a, without GMP: it is optional, cmake/FindGMP.cmake,
+#               and the machine's image has none) and build the programs below, or use prebuilt ones
+#   tests       the GPU tests with PATH_GPU_REQUIRE_DEVICE=1 (a skip is a failure): test_gpu_forward
+#               and test_gpu_backward_decode; test_gpu_kernel_host (kernel source on the CPU) runs in
+#               the background meanwhile
+#   sanitizers  compute-sanitizer memcheck (with leak check), racecheck, synccheck and initcheck on
+#               the small every-path cases of every kernel (GpuSmall.*: the forward oracle and
+#               kernels; GpuSmallBackwardDecode.*: the backward oracle and key cache, the backward
+#               and decode kernels), the eight runs at once
+#   pathcheck   `pathcheck run --impl cuda --builtin quick` and `--builtin standard` in bf16, fp16
+#               and fp32 with --report-json, every case judged by the conformance judge; then the
+#               error-ratio distribution (median, max) per dtype and output from those reports
+#   long        the long-sequence checks (path_gpu_long): forward and backward at T = 16K, forward
+#               and decode at 64K, each judged through the cuda adapter against the fp64 GPU oracle
+#   timing      the fp64 GPU oracle's forward at T = 16K and 64K (path_gpu_bench, CUDA events)
+# Logs under $OUT/logs (packed into $OUT/logs.tar.gz); a summary table last (also $OUT/summary.txt).
 #
-# Targets: path_gpu_common, path_gpu_oracle, path_gpu_kernels (gpu/common, gpu/oracle,
-# gpu/kernels/forward), the "cuda" implementation path_adapter_cuda (adapters/cuda), and the
-# programs test_gpu_forward, test_gpu_kernel_host, path_gpu_bench and pathcheck built on them.
-#
-# Usage: scripts/gpu-check.sh [--prebuilt DIR] [--jobs N] [--skip-sanitizers] [--skip-timing]
+# Usage: scripts/gpu-check.sh [--phases LIST] [--prebuilt DIR] [--prebuild-only] [--jobs N]
 #                             [--unpacked-logs]
-#   --prebuilt DIR   use test_gpu_forward, test_gpu_kernel_host, path_gpu_bench and pathcheck from
-#                    DIR instead of building (also the automatic fallback when the build fails and
-#                    build-gpu-prebuilt/ exists: make it here with scripts/gpu-check.sh --prebuild-only)
-#   --prebuild-only  build here (any machine with nvcc, no GPU needed) and copy the four binaries
-#                    to build-gpu-prebuilt/, then stop
-# Environment: OUT (log folder), PATH_GPU_TIME_BUDGET (seconds, default 540: later phases are
-# skipped, and say so, once the run gets near the device tool's 600 s limit per command).
+#   --phases LIST    comma-separated subset of tests,sanitizers,pathcheck,long,timing (default: all)
+#   --prebuilt DIR   use the programs in DIR instead of building (also the automatic fallback when
+#                    the build fails and build-gpu-prebuilt/ exists)
+#   --prebuild-only  build here (nvcc needed, no GPU) and copy the programs to build-gpu-prebuilt/
+# Environment: OUT (log folder, default ./gpu-out), PATH_GPU_TIME_BUDGET (seconds, default 560:
+# later phases are skipped, and say so, as the run nears the device tool's 600 s per command).
 # Exit status 0 only when every phase that ran passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,103 +32,105 @@ ROOT=$PWD
 OUT=${OUT:-$ROOT/gpu-out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-# Every phase's log goes to $OUT/logs; at the end that folder is packed into $OUT/logs.tar.gz (the
-# device tool returns at most 8 files from $OUT: environment.txt, summary.txt and the archive),
-# unless --unpacked-logs keeps the folder as it is.
 LOG=$OUT/logs
-rm -rf "$LOG" "$OUT/logs.tar.gz"
+rm -rf "$LOG" "$OUT/logs.tar.gz" "$OUT/ratios.txt"
 mkdir -p "$LOG"
 PACK_LOGS=1
 JOBS=""
 PREBUILT=""
 PREBUILD_ONLY=0
-SKIP_SAN=0
-SKIP_TIMING=0
-BUDGET=${PATH_GPU_TIME_BUDGET:-540}
+PHASES="tests,sanitizers,pathcheck,long,timing"
+BUDGET=${PATH_GPU_TIME_BUDGET:-560}
 while [ $# -gt 0 ]; do
   case "$1" in
+    --phases) PHASES=$2; shift 2 ;;
     --prebuilt) PREBUILT=$2; shift 2 ;;
     --prebuild-only) PREBUILD_ONLY=1; shift ;;
     --jobs) JOBS=$2; shift 2 ;;
-    --skip-sanitizers) SKIP_SAN=1; shift ;;
-    --skip-timing) SKIP_TIMING=1; shift ;;
     --unpacked-logs) PACK_LOGS=0; shift ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+want() { case ",$PHASES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 
 START=$(date +%s)
 elapsed() { echo $(( $(date +%s) - START )); }
+time_left() { echo $(( BUDGET - $(elapsed) )); }
+say() { echo "[gpu-check $(elapsed)s] $*"; }
 declare -a ROWS=()
 STATUS=0
 row() {  # row NAME RESULT DETAIL
-  ROWS+=("$(printf '%-28s %-8s %s' "$1" "$2" "$3")")
+  ROWS+=("$(printf '%-30s %-6s %s' "$1" "$2" "$3")")
   case "$2" in FAIL|ERROR) STATUS=1 ;; esac
 }
-time_left() { echo $(( BUDGET - $(elapsed) )); }
-say() { echo "[gpu-check $(elapsed)s] $*"; }
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown) $(git status --porcelain 2>/dev/null | wc -l) changed paths"
+  echo "phases: $PHASES"
   echo "host: $(uname -a)"
   command -v nvcc >/dev/null && nvcc --version | tail -2
   cmake --version | head -1
 } > "$OUT/environment.txt" 2>&1
 
 # ---------------------------------------------------------------- build
-BIN_TEST="" BIN_HOST="" BIN_BENCH="" BIN_PATHCHECK=""
-TARGETS=(test_gpu_forward test_gpu_kernel_host path_gpu_bench pathcheck)
+PROGRAMS=(test_gpu_forward test_gpu_backward_decode test_gpu_kernel_host path_gpu_bench path_gpu_long pathcheck)
+declare -A BIN=()
 build() {
   local prefix=()
-  # .deps (shared/DEVICE.md's recipe for carried packages) is optional; nothing here needs it.
   [ -d "$ROOT/.deps/usr" ] && prefix=(-DCMAKE_PREFIX_PATH="$ROOT/.deps/usr")
   say "configure (build-gpu, CUDA arch 90a, without GMP)"
-  # CMAKE_DISABLE_FIND_PACKAGE_GMP: the build must not depend on GMP (issue 11: the lent machine
-  # has no GMP development files); disabling it also keeps a GMP that happens to be there from
-  # hiding a regression. Exact rationals then use Boost's cpp_rational.
+  # CMAKE_DISABLE_FIND_PACKAGE_GMP: the build must not depend on GMP (the lent machine has none).
   if ! cmake -S . -B build-gpu -DCMAKE_CUDA_ARCHITECTURES=90a -DCMAKE_DISABLE_FIND_PACKAGE_GMP=ON \
       -DPATH_BUILD_BENCHMARKS=OFF -DPATH_BUILD_PROOFS=OFF "${prefix[@]}" > "$LOG/configure.log" 2>&1; then
     tail -20 "$LOG/configure.log"
     return 1
   fi
-  say "build ${TARGETS[*]} (-j$JOBS)"
-  if ! cmake --build build-gpu --target "${TARGETS[@]}" -j"$JOBS" > "$LOG/build.log" 2>&1; then
+  say "build ${PROGRAMS[*]} (-j$JOBS)"
+  if ! cmake --build build-gpu --target "${PROGRAMS[@]}" -j"$JOBS" > "$LOG/build.log" 2>&1; then
     grep -E "error|Error" "$LOG/build.log" | head -20
     return 1
   fi
-  BIN_TEST=build-gpu/tests/test_gpu_forward
-  BIN_HOST=build-gpu/tests/test_gpu_kernel_host
-  BIN_BENCH=build-gpu/gpu/oracle/path_gpu_bench
-  BIN_PATHCHECK=build-gpu/tools/pathcheck/pathcheck
+  BIN[test_gpu_forward]=build-gpu/tests/test_gpu_forward
+  BIN[test_gpu_backward_decode]=build-gpu/tests/test_gpu_backward_decode
+  BIN[test_gpu_kernel_host]=build-gpu/tests/test_gpu_kernel_host
+  BIN[path_gpu_long]=build-gpu/tests/path_gpu_long
+  BIN[path_gpu_bench]=build-gpu/gpu/oracle/path_gpu_bench
+  BIN[pathcheck]=build-gpu/tools/pathcheck/pathcheck
 }
 use_prebuilt() {
-  local dir=$1
-  if [ -x "$dir/test_gpu_forward" ] && [ -x "$dir/path_gpu_bench" ]; then
-    BIN_TEST=$dir/test_gpu_forward
-    BIN_HOST=$dir/test_gpu_kernel_host
-    BIN_BENCH=$dir/path_gpu_bench
-    BIN_PATHCHECK=$dir/pathcheck
-    return 0
+  local dir=$1 p
+  for p in "${PROGRAMS[@]}"; do [ -x "$dir/$p" ] || return 1; done
+  # Built elsewhere: they must load here (C++ runtime, CUDA runtime) before they are trusted.
+  if ! "$dir/test_gpu_forward" --gtest_list_tests > "$LOG/prebuilt-check.log" 2>&1; then
+    echo "gpu-check: the programs in $dir do not run here: $(tail -1 "$LOG/prebuilt-check.log")"
+    return 1
   fi
-  return 1
+  for p in "${PROGRAMS[@]}"; do BIN[$p]=$dir/$p; done
 }
 
 if [ "$PREBUILD_ONLY" = 1 ]; then
   JOBS=${JOBS:-2}  # a development machine: be gentle
   build || { echo "gpu-check: build failed (logs in $LOG)"; exit 1; }
   mkdir -p build-gpu-prebuilt
-  cp "$BIN_TEST" "$BIN_HOST" "$BIN_BENCH" "$BIN_PATHCHECK" build-gpu-prebuilt/
+  for p in "${PROGRAMS[@]}"; do cp "${BIN[$p]}" build-gpu-prebuilt/; done
+  git rev-parse HEAD > build-gpu-prebuilt/COMMIT 2>/dev/null
+  git status --porcelain > build-gpu-prebuilt/CHANGED 2>/dev/null
   du -sh build-gpu-prebuilt
-  echo "gpu-check: binaries in build-gpu-prebuilt/ (carry it: see docs/gpu.md)"
+  echo "gpu-check: programs in build-gpu-prebuilt/ (carry it: docs/gpu.md)"
   exit 0
 fi
 
 JOBS=${JOBS:-16}  # the lent machine's cores
 BUILD_T0=$(elapsed)
 if [ -n "$PREBUILT" ]; then
-  if use_prebuilt "$PREBUILT"; then row "build" "SKIP" "prebuilt binaries from $PREBUILT"
-  else row "build" "ERROR" "no binaries in $PREBUILT"; fi
+  if use_prebuilt "$PREBUILT"; then
+    row "build" "SKIP" "prebuilt programs from $PREBUILT (commit $(cut -c1-12 "$PREBUILT/COMMIT" 2>/dev/null), $(wc -l < "$PREBUILT/CHANGED" 2>/dev/null) changed paths then)"
+  elif build; then
+    row "build" "PASS" "prebuilt programs unusable here; built build-gpu, $(( $(elapsed) - BUILD_T0 ))s"
+  else
+    row "build" "ERROR" "prebuilt programs unusable and the build failed"
+  fi
 elif build; then
   row "build" "PASS" "build-gpu, arch 90a, $(( $(elapsed) - BUILD_T0 ))s"
 elif use_prebuilt build-gpu-prebuilt; then
@@ -134,134 +139,212 @@ else
   row "build" "FAIL" "see configure.log and build.log in the logs"
 fi
 
-# ---------------------------------------------------------------- device
 GPU_NAME=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | head -1)
 nvidia-smi > "$LOG/nvidia-smi.txt" 2>&1
 say "GPU: $GPU_NAME"
 row "gpu" "INFO" "$GPU_NAME"
 
-if [ -z "$BIN_TEST" ]; then
-  say "no binaries: nothing to run"
+gtest_counts() {
+  local log=$1
+  echo "$(grep -cE '^\[       OK \] .* \([0-9]+ ms\)$' "$log") passed, $(grep -cE '^\[  FAILED  \] .* \([0-9]+ ms\)$' "$log") failed, $(grep -cE '^\[  SKIPPED \] .* \([0-9]+ ms\)$' "$log") skipped"
+}
+
+if [ -z "${BIN[pathcheck]:-}" ]; then
+  say "no programs: nothing to run"
 else
   export PATH_GPU_REQUIRE_DEVICE=1
-  # ---------------------------------------------------------- tests
-  gtest_counts() {  # summary of a gtest log
-    local log=$1 passed failed skipped
-    passed=$(grep -cE '^\[       OK \] .* \([0-9]+ ms\)$' "$log")
-    failed=$(grep -cE '^\[  FAILED  \] .* \([0-9]+ ms\)$' "$log")
-    skipped=$(grep -cE '^\[  SKIPPED \] .* \([0-9]+ ms\)$' "$log")
-    echo "$passed passed, $failed failed, $skipped skipped"
+  HOST_PID=""
+  # Long checks: "check T dtype HQ steps" (path_gpu_long; B = 1, H = 1, D = Dv = 64, paper gate).
+  LONG_FOREGROUND=("forward 16384 bf16 2 0" "forward 16384 fp32 2 0" "forward 65536 bf16 1 0" "decode 65536 bf16 1 8")
+  LONG_BACKGROUND=("backward 16384 bf16 1 0" "backward 16384 fp32 1 0")
+  declare -a LONG_PIDS=()
+  run_long() {  # run_long check T dtype HQ steps
+    local extra=()
+    [ "$1" = decode ] && extra=(--steps "$5")
+    timeout "${LONG_TIMEOUT:-300}" "${BIN[path_gpu_long]}" --check "$1" --T "$2" --dtype "$3" --HQ "$4" --H 1 --D 64 \
+      --Dv 64 --gate paper "${extra[@]}" > "$LOG/long-$1-$2-$3.log" 2>&1
   }
-  say "test_gpu_forward"
-  timeout 300 "$BIN_TEST" --gtest_output=xml:"$LOG/test_gpu_forward.xml" > "$LOG/test_gpu_forward.log" 2>&1
-  rc=$?
-  row "test_gpu_forward" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "$(gtest_counts "$LOG/test_gpu_forward.log")$([ $rc = 124 ] && echo ', TIMED OUT')"
-  grep -E '^\[  FAILED  \]|Failure$|CudaError|exception' "$LOG/test_gpu_forward.log" | head -20
-  if [ -x "$BIN_HOST" ]; then
-    say "test_gpu_kernel_host"
-    timeout 120 "$BIN_HOST" --gtest_output=xml:"$LOG/test_gpu_kernel_host.xml" > "$LOG/test_gpu_kernel_host.log" 2>&1
-    rc=$?
-    row "test_gpu_kernel_host" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "$(gtest_counts "$LOG/test_gpu_kernel_host.log") (kernel source on the CPU)"
+  long_row() {  # long_row check T dtype HQ steps: the verdict from the log's RESULT line
+    local log="$LOG/long-$1-$2-$3.log" line
+    line=$(grep '^RESULT' "$log" | sed 's/^RESULT //')
+    case "$line" in
+      *verdict=PASS*) row "long $1 T=$2 $3" "PASS" "$line" ;;
+      "") row "long $1 T=$2 $3" "FAIL" "no result: $(tail -1 "$log" 2>/dev/null)" ;;
+      *) row "long $1 T=$2 $3" "FAIL" "$line" ;;
+    esac
+  }
+  if want long; then
+    for spec in "${LONG_BACKGROUND[@]}"; do
+      say "path_gpu_long $spec (in the background)"
+      LONG_TIMEOUT=$(( BUDGET - 20 )) run_long $spec &
+      LONG_PIDS+=($!)
+    done
+  fi
+  # ---------------------------------------------------------- tests
+  # The two GPU test programs run at once (they share the GPU; much of their time is building
+  # conformance cases on the CPU with the mp100 oracle).
+  if want tests; then
+    # The kernel sources on the CPU need no GPU: in the background, at low priority.
+    nice -n 10 timeout 500 "${BIN[test_gpu_kernel_host]}" > "$LOG/test_gpu_kernel_host.log" 2>&1 &
+    HOST_PID=$!
+    declare -a TEST_PIDS=()
+    for t in test_gpu_forward test_gpu_backward_decode; do
+      say "$t (in parallel)"
+      timeout 360 "${BIN[$t]}" --gtest_output=xml:"$LOG/$t.xml" > "$LOG/$t.log" 2>&1 &
+      TEST_PIDS+=($!)
+    done
+    n=0
+    for t in test_gpu_forward test_gpu_backward_decode; do
+      wait "${TEST_PIDS[$n]}"
+      rc=$?
+      n=$((n + 1))
+      row "$t" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "$(gtest_counts "$LOG/$t.log")$([ $rc = 124 ] && echo ', TIMED OUT')"
+      grep -E '^\[  FAILED  \]|CudaError' "$LOG/$t.log" | head -10
+    done
+    say "tests done"
+  fi
+
+  # ---------------------------------------------------------- sanitizers
+  # All eight runs (4 tools x 2 programs) at once: each is its own process on the one GPU, and most of
+  # a sanitizer's time is host-side, so running them together saves most of the wall time.
+  if want sanitizers; then
+    SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+    if [ ! -x "$SAN" ]; then
+      row "compute-sanitizer" "ERROR" "not found"
+    elif [ "$(time_left)" -lt 60 ]; then
+      row "compute-sanitizer" "SKIP" "time budget"
+    else
+      declare -a SAN_JOBS=() SAN_PIDS=()
+      for tool in memcheck racecheck synccheck initcheck; do
+        for t in test_gpu_forward:GpuSmall.* test_gpu_backward_decode:GpuSmallBackwardDecode.*; do
+          prog=${t%%:*}; filter=${t#*:}
+          extra=()
+          [ "$tool" = memcheck ] && extra=(--leak-check full)
+          [ "$tool" = racecheck ] && extra=(--racecheck-report all)
+          say "compute-sanitizer --tool $tool $prog --gtest_filter=$filter (in parallel)"
+          timeout $(( $(time_left) - 30 )) "$SAN" --tool "$tool" "${extra[@]}" --error-exitcode 99 \
+            "${BIN[$prog]}" --gtest_filter="$filter" > "$LOG/sanitizer-$tool-$prog.log" 2>&1 &
+          SAN_PIDS+=($!)
+          SAN_JOBS+=("$tool:$prog")
+        done
+      done
+      for n in "${!SAN_PIDS[@]}"; do
+        wait "${SAN_PIDS[$n]}"
+        rc=$?
+        tool=${SAN_JOBS[$n]%%:*}; prog=${SAN_JOBS[$n]#*:}
+        name="$tool ${prog#test_gpu_}"
+        summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY' "$LOG/sanitizer-$tool-$prog.log" | tr '\n' ' ')
+        tests=$(grep -cE '^\[       OK \]' "$LOG/sanitizer-$tool-$prog.log")
+        if [ $rc = 0 ] && [ "$tests" -gt 0 ]; then row "$name" "PASS" "${summary:-clean} ($tests tests OK)"
+        elif [ $rc = 0 ]; then row "$name" "FAIL" "no test passed under the sanitizer"
+        else row "$name" "FAIL" "rc=$rc ${summary}$([ $rc = 124 ] && echo ' TIMED OUT')"; fi
+      done
+      say "sanitizers done"
+    fi
   fi
 
   # ---------------------------------------------------------- pathcheck run --impl cuda
-  # The kernels as any implementation is judged (docs/conformance.md): the built-in quick suite
-  # (generated in memory, fresh seed printed in the log), one run per input dtype. The forward-only
-  # kernel cannot run gradient cases (no CUDA backward kernel yet) nor decode cases (no CUDA decode
-  # kernel yet): those are reported as skipped with that reason, which is expected for now, so
-  # pathcheck exits 1 on every run. The verdict here therefore comes from its report JSON: FAIL on
-  # any failed case, on any skip for another reason (a missing device, say), or when no case ran.
-  for dt in bf16 fp16 fp32; do
-    if [ ! -x "$BIN_PATHCHECK" ]; then row "pathcheck cuda $dt" "ERROR" "no pathcheck binary"; continue; fi
-    if [ "$(time_left)" -lt 60 ]; then row "pathcheck cuda $dt" "SKIP" "time budget"; continue; fi
-    say "pathcheck run --impl cuda --builtin quick --dtype $dt"
-    json="$LOG/pathcheck-cuda-$dt.json"
-    rm -f "$json"
-    timeout 240 "$BIN_PATHCHECK" run --impl cuda --builtin quick --dtype "$dt" --report-json "$json" \
-      > "$LOG/pathcheck-cuda-$dt.log" 2>&1
-    rc=$?
-    verdict=$(python3 - "$json" "$rc" "$LOG/pathcheck-cuda-$dt.log" <<'PY'
-import json, sys
-path, rc, log = sys.argv[1], sys.argv[2], sys.argv[3]
-expected = ("the CUDA backward kernel does not exist yet", "the CUDA decode kernel does not exist yet")
-try:
-    report = json.load(open(path))
-except Exception:  # no report: pathcheck stopped before judging (no device, usage error, crash, time-out)
-    try:
-        last = [l.strip() for l in open(log, errors="replace") if l.strip()][-1]
-    except Exception:
-        last = "no output"
-    print(f"FAIL no report JSON (pathcheck exit {rc}): {last[:200]}")
-    sys.exit()
-cases = report.get("cases", [])
-verdict = lambda c: str(c.get("verdict", "")).lower()  # the report writes PASS / FAIL / SKIP
-failed = [c["case"] for c in cases if verdict(c) == "fail"]
-skipped = [c for c in cases if verdict(c) == "skip"]
-unexpected = [c["case"] + ": " + c.get("problem", "") for c in skipped
-              if not any(e in c.get("problem", "") for e in expected)]
-passed = sum(verdict(c) == "pass" for c in cases)
-other = [c.get("case", "?") for c in cases if verdict(c) not in ("pass", "fail", "skip")]
-no_bwd = sum(expected[0] in c.get("problem", "") for c in skipped)
-no_dec = sum(expected[1] in c.get("problem", "") for c in skipped)
-detail = (f"{passed} passed, {len(failed)} failed, {len(skipped)} skipped "
-          f"({no_bwd} no CUDA backward, {no_dec} no CUDA decode; expected)")
-if failed or other:
-    print("FAIL " + detail + "; failed: " + " ".join((failed + other)[:5]))
-elif unexpected:
-    print("FAIL " + detail + "; unexpected skip: " + unexpected[0][:160])
-elif passed == 0:
-    print("FAIL " + detail + "; no case ran")
-else:
-    print("PASS " + detail)
+  if want pathcheck; then
+    # The three dtypes of a suite at once (each builds its cases with the mp100 oracle on every core).
+    for suite in quick standard; do
+      if [ "$(time_left)" -lt 60 ]; then
+        for dt in bf16 fp16 fp32; do row "pathcheck $suite $dt" "SKIP" "time budget"; done
+        continue
+      fi
+      declare -a PC_PIDS=()
+      for dt in bf16 fp16 fp32; do
+        say "pathcheck run --impl cuda --builtin $suite --dtype $dt (in parallel)"
+        rm -f "$LOG/pathcheck-$suite-$dt.json"
+        timeout $(( $(time_left) - 20 )) "${BIN[pathcheck]}" run --impl cuda --builtin "$suite" --dtype "$dt" \
+          --report-json "$LOG/pathcheck-$suite-$dt.json" > "$LOG/pathcheck-$suite-$dt.log" 2>&1 &
+        PC_PIDS+=($!)
+      done
+      n=0
+      for dt in bf16 fp16 fp32; do
+        wait "${PC_PIDS[$n]}"
+        rc=$?
+        n=$((n + 1))
+        summary=$(grep -E '^run: ' "$LOG/pathcheck-$suite-$dt.log" | tail -1 | sed 's/^run: //; s/ (pass: ratio <= c)//')
+        row "pathcheck $suite $dt" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "${summary:-exit $rc, no summary line}"
+        [ $rc = 0 ] || tail -5 "$LOG/pathcheck-$suite-$dt.log"
+      done
+    done
+    # The error-ratio distribution per dtype and output (ratio = error / (baseline + floor / c);
+    # pass <=> ratio <= c = 2), from the JSON reports.
+    python3 - "$LOG" > "$LOG/ratios.txt" 2>&1 <<'PY'
+import json, statistics, sys, glob, os
+log = sys.argv[1]
+for suite in ("quick", "standard"):
+    for dt in ("bf16", "fp16", "fp32"):
+        path = os.path.join(log, f"pathcheck-{suite}-{dt}.json")
+        if not os.path.exists(path):
+            continue
+        report = json.load(open(path))
+        per = {}
+        verdicts = {}
+        for c in report.get("cases", []):
+            v = str(c.get("verdict", "")).lower()
+            verdicts[v] = verdicts.get(v, 0) + 1
+            for o in c.get("outputs", []):
+                r = o.get("ratio")
+                if isinstance(r, (int, float)):
+                    per.setdefault(o.get("output", "?"), []).append(float(r))
+        allr = [r for rs in per.values() for r in rs]
+        head = f"{suite:8s} {dt:5s} cases {sum(verdicts.values())} ({', '.join(f'{k} {n}' for k, n in sorted(verdicts.items()))})"
+        if allr:
+            head += f"; all outputs: n={len(allr)} median {statistics.median(allr):.3f} max {max(allr):.3f}"
+        print(head)
+        for name in ("o", "lse", "dq", "dk", "dv", "dw", "dbeta", "dg", "k_cache"):
+            if name in per:
+                rs = per[name]
+                print(f"    {name:8s} n={len(rs):3d} median {statistics.median(rs):.3f} max {max(rs):.3f}")
 PY
-)
-    [ -n "$verdict" ] || verdict="ERROR python3 could not judge $json"
-    row "pathcheck cuda $dt" "${verdict%% *}" "${verdict#* }"
-    case "$verdict" in PASS*) ;; *) tail -5 "$LOG/pathcheck-cuda-$dt.log" ;; esac
-  done
+    cat "$LOG/ratios.txt"
+    cp "$LOG/ratios.txt" "$OUT/ratios.txt"
+    row "ratio distribution" "INFO" "per dtype and output: ratios.txt (printed with this table)"
+  fi
 
-  # ---------------------------------------------------------- sanitizers
-  SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-  if [ "$SKIP_SAN" = 1 ]; then
-    row "compute-sanitizer" "SKIP" "--skip-sanitizers"
-  elif [ ! -x "$SAN" ]; then
-    row "compute-sanitizer" "ERROR" "not found"
-  else
-    for tool in memcheck racecheck synccheck initcheck; do
-      if [ "$(time_left)" -lt 60 ]; then row "sanitizer $tool" "SKIP" "time budget"; continue; fi
-      extra=()
-      [ "$tool" = memcheck ] && extra=(--leak-check full)
-      [ "$tool" = racecheck ] && extra=(--racecheck-report all)
-      # GpuSmall.EveryPathOnce: the fp64 oracle and the kernel in bf16, fp16 and fp32 on one small
-      # case through every code path (test_gpu_forward.cpp).
-      say "compute-sanitizer --tool $tool (GpuSmall.*)"
-      timeout 180 "$SAN" --tool "$tool" "${extra[@]}" --error-exitcode 99 \
-        "$BIN_TEST" --gtest_filter='GpuSmall.*' > "$LOG/sanitizer-$tool.log" 2>&1
+  # ---------------------------------------------------------- long sequences
+  if want long; then
+    # The backward checks' baseline (conformance::baseline_outputs at T = 16K) is single-threaded CPU
+    # work of a minute or more: they were started in the background at the beginning (below, before
+    # the tests). Here: a quick check that the tool's row-by-row emulation (the forward and decode
+    # baselines at these lengths) matches the library's on short sequences, then the forward and
+    # decode checks one after another, then the background ones are collected.
+    "${BIN[path_gpu_long]}" --baseline-check --check forward --T 300 > "$LOG/long-baseline-check.log" 2>&1
+    "${BIN[path_gpu_long]}" --baseline-check --check decode --T 200 --steps 7 --HQ 2 >> "$LOG/long-baseline-check.log" 2>&1
+    "${BIN[path_gpu_long]}" --baseline-check --check forward --T 200 --dtype fp32 --gate fla >> "$LOG/long-baseline-check.log" 2>&1
+    cat "$LOG/long-baseline-check.log"
+    for spec in "${LONG_FOREGROUND[@]}"; do
+      set -- $spec
+      name="long $1 T=$2 $3"
+      if [ "$(time_left)" -lt 60 ]; then row "$name" "SKIP" "time budget"; continue; fi
+      say "path_gpu_long $spec"
+      run_long $spec
+      long_row $spec
+    done
+    for pid in "${LONG_PIDS[@]}"; do wait "$pid"; done
+    for spec in "${LONG_BACKGROUND[@]}"; do long_row $spec; done
+  fi
+
+  # ---------------------------------------------------------- oracle timing
+  if want timing; then
+    for T in 16384 65536; do
+      reps=5; [ $T = 65536 ] && reps=3
+      if [ "$(time_left)" -lt 30 ]; then row "oracle fp64 T=$T" "SKIP" "time budget"; continue; fi
+      say "GPU oracle timing T=$T ($reps runs + warm-up)"
+      timeout $(( $(time_left) > 30 ? $(time_left) : 30 )) "${BIN[path_gpu_bench]}" --T $T --B 1 --HQ 2 --H 1 --D 64 --Dv 64 \
+        --gate paper --reps $reps > "$LOG/oracle-T$T.log" 2>&1
       rc=$?
-      summary=$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY' "$LOG/sanitizer-$tool.log" | tr '\n' ' ')
-      if [ $rc = 0 ]; then row "sanitizer $tool" "PASS" "${summary:-clean}"
-      else row "sanitizer $tool" "FAIL" "rc=$rc ${summary}"; fi
+      line=$(grep '^RESULT' "$LOG/oracle-T$T.log" | sed 's/^RESULT //')
+      row "oracle fp64 T=$T" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "${line:-rc=$rc} (B=1 HQ=2 D=Dv=64)"
     done
   fi
 
-  # ---------------------------------------------------------- timing
-  if [ "$SKIP_TIMING" = 1 ]; then
-    row "oracle timing" "SKIP" "--skip-timing"
-  else
-    for T in 16384 65536; do
-      reps=5; [ $T = 65536 ] && reps=3
-      if [ "$(time_left)" -lt 45 ]; then row "oracle fp64 T=$T" "SKIP" "time budget"; continue; fi
-      say "GPU oracle timing T=$T ($reps runs + warm-up)"
-      timeout $(( $(time_left) > 30 ? $(time_left) : 30 )) "$BIN_BENCH" --T $T --B 1 --HQ 2 --H 1 --D 64 --Dv 64 \
-        --gate paper --reps $reps > "$LOG/oracle-T$T.log" 2>&1
-      rc=$?
-      line=$(grep '^RESULT' "$LOG/oracle-T$T.log")
-      if [ $rc = 0 ]; then
-        row "oracle fp64 T=$T" "PASS" "$(echo "$line" | sed 's/^RESULT //') (B=1 HQ=2 D=Dv=64)"
-      else
-        row "oracle fp64 T=$T" "FAIL" "rc=$rc $(echo "$line" | sed 's/^RESULT //')$(tail -1 "$LOG/oracle-T$T.log")"
-      fi
-    done
+  if [ -n "$HOST_PID" ]; then
+    wait "$HOST_PID"
+    rc=$?
+    row "test_gpu_kernel_host" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "$(gtest_counts "$LOG/test_gpu_kernel_host.log") (kernel source on the CPU)$([ $rc = 124 ] && echo ', TIMED OUT')"
   fi
 fi
 
@@ -273,8 +356,12 @@ if [ "$PACK_LOGS" = 1 ] && tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs 2>/dev/nul
 fi
 {
   echo
-  echo "==== gpu-check summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null), $(elapsed)s) ===="
-  printf '%-28s %-8s %s\n' "PHASE" "RESULT" "DETAIL"
+  if [ -s "$OUT/ratios.txt" ]; then
+    echo "error ratios (error / (baseline + floor / c); pass <=> ratio <= 2), per suite, dtype and output:"
+    cat "$OUT/ratios.txt"
+  fi
+  echo "==== gpu-check summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null), $(elapsed)s, phases $PHASES) ===="
+  printf '%-30s %-6s %s\n' "PHASE" "RESULT" "DETAIL"
   for r in "${ROWS[@]}"; do echo "$r"; done
   echo "logs: $LOGS_AT"
   [ $STATUS = 0 ] && echo "OVERALL: PASS" || echo "OVERALL: FAIL"

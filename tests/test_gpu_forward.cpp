@@ -9,8 +9,9 @@
 //    implementation (adapters/cuda) with conformance::run_case / run_cases, and the verdict of the
 //    conformance judge must be a pass (docs/conformance.md, docs/tolerance.md). No private copy of
 //    the tolerance rules lives here (docs/design.md section 4);
-//  - the cuda implementation's refusals (gradients, decode, head dims, no device) and every check the
-//    kernels' host side makes before touching the GPU (these run everywhere).
+//  - the cuda implementation's refusals (head dims, dtypes, no device; it refuses no mode) and every
+//    check the forward kernel's host side makes before touching the GPU (these run everywhere).
+// The backward and decode kernels and the fp64 oracle's backward: tests/test_gpu_backward_decode.cpp.
 // Without a usable GPU the device tests skip with the reason; PATH_GPU_REQUIRE_DEVICE=1 (set by
 // scripts/gpu-check.sh) makes that a failure instead, so a GPU run cannot pass by skipping.
 // Random inputs come from tests/support/seed.hpp: PATHCHECK_SEED=<n> reproduces a run.
@@ -481,27 +482,28 @@ TEST(CudaAdapter, CannotRunSaysWhy) {
     const std::string why = cuda.cannot_run(spec);
     EXPECT_NE(why.find(words), std::string::npos) << "reason: '" << why << "', expected it to contain '" << words << "'";
   };
-  conf::CaseSpec grad = forward_spec({1, 8, 1, 1, 16, 16});
-  grad.gradients = true;
-  expect_reason(grad, "the CUDA backward kernel does not exist yet");
-  conf::CaseSpec dec = forward_spec({1, 8, 1, 1, 16, 16});
-  dec.mode = conf::Mode::decode;
-  dec.prefill_length = 3;
-  expect_reason(dec, "the CUDA decode kernel does not exist yet");
   expect_reason(forward_spec({1, 8, 1, 1, 48, 48}), "head dim D = 48 is not supported");
   expect_reason(forward_spec({1, 8, 1, 1, 64, 24}), "value dim Dv = 24 is not supported");
   expect_reason(forward_spec({1, 8, 1, 1, 64, 64}, DType::F64), "input dtype f64");
-  // A case it supports: runnable exactly when a device is there, otherwise the device's reason.
+  // A case it supports, forward, gradients or decode: runnable exactly when a device is there,
+  // otherwise the device's reason.
   for (DType t : {DType::BF16, DType::F16, DType::F32})
     for (index_t D : gpu::kSupportedHeadDims) {
-      const std::string why = cuda.cannot_run(forward_spec({1, 8, 2, 1, D, 32}, t));
-      EXPECT_EQ(why, no_device_reason()) << dtype_label(t) << " D = " << D;
+      conf::CaseSpec spec = forward_spec({1, 8, 2, 1, D, 32}, t);
+      EXPECT_EQ(cuda.cannot_run(spec), no_device_reason()) << dtype_label(t) << " D = " << D;
+      spec.gradients = true;
+      EXPECT_EQ(cuda.cannot_run(spec), no_device_reason()) << "gradients, " << dtype_label(t) << " D = " << D;
+      spec.gradients = false;
+      spec.mode = conf::Mode::decode;
+      spec.prefill_length = 3;
+      EXPECT_EQ(cuda.cannot_run(spec), no_device_reason()) << "decode, " << dtype_label(t) << " D = " << D;
     }
+  EXPECT_THROW(adapters::CudaKernelImplementation(0), std::invalid_argument);
   EXPECT_EQ(adapters::cuda_unavailable_reason(), no_device_reason());
 }
 
-// Through the runner: a forward case passes on a GPU and is a skip naming the reason without
-// one; a gradient case is a skip naming the missing backward kernel everywhere.
+// Through the runner: a forward case and a gradient case pass on a GPU and are skips naming the
+// reason without one.
 TEST(CudaAdapter, RunnerPassesOrSkipsWithTheReason) {
   auto rng = testing::rng_for("cuda-adapter-runner");
   const conf::Case fwd = forward_case("tiny_forward", testing::random_problem({{1, 20, 2, 1, 16, 16}, true,
@@ -523,8 +525,13 @@ TEST(CudaAdapter, RunnerPassesOrSkipsWithTheReason) {
   grad.distribution = "standard";  // drawn as the suites draw it
   const conf::Case g = conf::build_case(grad, {"test_gpu_forward", testing::session_seed(), {}, {}});
   const conf::CaseVerdict vg = conf::run_case(cuda, g, {});
-  EXPECT_EQ(vg.verdict, conf::Verdict::skip);
-  EXPECT_NE(vg.problem.find("the CUDA backward kernel does not exist yet"), std::string::npos) << vg.problem;
+  log_verdict(vg);
+  if (no_device_reason().empty()) {
+    EXPECT_EQ(vg.verdict, conf::Verdict::pass) << report_text({"run", "", "cuda", "", {vg}, 0}) << testing::seed_note();
+  } else {
+    EXPECT_EQ(vg.verdict, conf::Verdict::skip);
+    EXPECT_NE(vg.problem.find(no_device_reason()), std::string::npos) << vg.problem;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,26 +581,16 @@ std::vector<LowpCase> lowp_cases() {
 INSTANTIATE_TEST_SUITE_P(Cases, GpuLowp, ::testing::ValuesIn(lowp_cases()),
                          [](const ::testing::TestParamInfo<LowpCase>& info) { return lowp_name(info.param); });
 
-// The built-in quick suite's prefill cases, forward outputs only (the kernel has no backward yet,
-// so a gradient case is rebuilt without gradients: same shape, gate and distribution), in each
-// input dtype: what `pathcheck run --impl cuda --builtin quick` judges once the backward exists.
+// The built-in quick suite, every case as it is (forward, gradient and decode cases), in each input
+// dtype: what `pathcheck run --impl cuda --builtin quick` judges.
 class GpuQuickSuite : public ::testing::TestWithParam<DType> {};
 
-TEST_P(GpuQuickSuite, ForwardCasesPass) {
+TEST_P(GpuQuickSuite, EveryCasePasses) {
   PATH_REQUIRE_GPU();
-  std::vector<conf::CaseSpec> specs;
-  for (conf::CaseSpec s : conf::suite_specs("quick", GetParam())) {
-    if (s.mode != conf::Mode::prefill) continue;
-    if (s.gradients) {
-      s.gradients = false;
-      if (s.name.size() > 5 && s.name.substr(s.name.size() - 5) == "_grad") s.name.resize(s.name.size() - 5);
-    }
-    specs.push_back(std::move(s));
-  }
-  ASSERT_GE(specs.size(), 15u);
+  const std::vector<conf::CaseSpec> specs = conf::suite_specs("quick", GetParam());
+  ASSERT_EQ(specs.size(), 23u);
   std::vector<conf::Case> cases(specs.size());
-  conf::build_cases(specs, {"quick-forward", testing::session_seed(), {}, {}},
-                    std::max(1u, std::thread::hardware_concurrency()),
+  conf::build_cases(specs, {"quick", testing::session_seed(), {}, {}}, std::max(1u, std::thread::hardware_concurrency()),
                     [&](std::size_t i, conf::Case&& c) { cases[i] = std::move(c); });
   expect_all_pass(cases);
 }

@@ -1,5 +1,5 @@
 // The properties of docs/fuzzing.md: the implementation against the oracle, and the metamorphic
-// relations of DESIGN.md section 4 judged through the conformance judge.
+// relations of docs/design.md section 4 judged through the conformance judge.
 #include "path/properties/properties.hpp"
 
 #include <algorithm>

@@ -44,7 +44,7 @@ namespace {
 namespace pp = path::properties;
 namespace fs = std::filesystem;
 
-// A report file or the reproducer directory must not overwrite anything (DESIGN.md section 4).
+// A report file or the reproducer directory must not overwrite anything (docs/design.md section 4).
 void refuse_existing_file(const Arguments& a, const std::string& option) {
   std::error_code ec;
   if (a.has(option) && fs::exists(a.required(option), ec))

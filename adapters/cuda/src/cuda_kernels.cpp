@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "path/gpu/backward.hpp"
+#include "path/gpu/decode.hpp"
 #include "path/gpu/device.hpp"
 #include "path/gpu/forward.hpp"
 
@@ -20,9 +22,9 @@ using conformance::Outputs;
 namespace {
 
 constexpr const char* kSummary =
-    "plain CUDA forward (gpu/kernels/forward): q, k, v in bf16/fp16/fp32, w, beta, g in fp32, fp32 arithmetic, "
-    "o in the input dtype, lse in fp32; D, Dv in {16, 32, 64, 128}; forward cases only (no CUDA backward or "
-    "decode kernel yet)";
+    "plain CUDA kernels (gpu/kernels): forward, backward (closed form, docs/backward.md), decode (prefill-to-cache "
+    "+ steps); q, k, v in bf16/fp16/fp32, w, beta, g in fp32, fp32 arithmetic; o, dq, dk, dv, k_cache in the "
+    "input dtype, lse, dw, dbeta, dg in fp32; D, Dv in {16, 32, 64, 128}";
 
 bool supported_head_dim(index_t d) {
   return std::find(std::begin(gpu::kSupportedHeadDims), std::end(gpu::kSupportedHeadDims), d) !=
@@ -36,7 +38,7 @@ std::string supported_list() {
 }
 
 // Writes a kernel result into the poisoned output of that name, if the case asks for it. The
-// values are already of the output's dtype (o downloaded in the input dtype, lse in fp32), so the
+// values are already of the output's dtype (downloaded in the dtype the kernel stored), so the
 // rounding store_rounded applies changes nothing.
 void store(Outputs& outputs, const std::string& name, const std::vector<double>& values) {
   const auto it = outputs.find(name);
@@ -55,22 +57,27 @@ std::string cuda_unavailable_reason() {
   return reason;
 }
 
+CudaKernelImplementation::CudaKernelImplementation(long long decode_chunk) : decode_chunk_(decode_chunk) {
+  if (decode_chunk_ < 1)
+    throw std::invalid_argument("cuda: decode_chunk must be at least 1, got " + std::to_string(decode_chunk_));
+}
+
 std::string CudaKernelImplementation::description() const {
   const std::string why = cuda_unavailable_reason();
-  return std::string(kSummary) + "; " + (why.empty() ? "device: " + gpu::device_description() : why);
+  std::string d = kSummary;
+  if (decode_chunk_ != 1) d += "; decode steps of " + std::to_string(decode_chunk_) + " tokens";
+  return d + "; " + (why.empty() ? "device: " + gpu::device_description() : why);
 }
 
 std::string CudaKernelImplementation::cannot_run(const CaseSpec& spec) const {
   // What the case asks for first (the same answer on every machine), the device last.
-  if (spec.mode == Mode::decode) return "the CUDA decode kernel does not exist yet";
-  if (spec.gradients) return "the CUDA backward kernel does not exist yet";
   if (spec.dtype != DType::BF16 && spec.dtype != DType::F16 && spec.dtype != DType::F32)
-    return "input dtype " + std::string(dtype_label(spec.dtype)) + ": the CUDA forward takes bf16, fp16 or fp32";
+    return "input dtype " + std::string(dtype_label(spec.dtype)) + ": the CUDA kernels take bf16, fp16 or fp32";
   if (!supported_head_dim(spec.shape.D))
-    return "head dim D = " + std::to_string(spec.shape.D) + " is not supported by the CUDA forward (supported: " +
+    return "head dim D = " + std::to_string(spec.shape.D) + " is not supported by the CUDA kernels (supported: " +
            supported_list() + ")";
   if (!supported_head_dim(spec.shape.Dv))
-    return "value dim Dv = " + std::to_string(spec.shape.Dv) + " is not supported by the CUDA forward (supported: " +
+    return "value dim Dv = " + std::to_string(spec.shape.Dv) + " is not supported by the CUDA kernels (supported: " +
            supported_list() + ")";
   return cuda_unavailable_reason();
 }
@@ -79,9 +86,29 @@ void CudaKernelImplementation::run(const CaseInput& input, Outputs& outputs) {
   // The runner asks cannot_run first; a direct caller gets the same refusal as an error.
   if (const std::string why = cannot_run(input.spec); !why.empty())
     throw std::invalid_argument("cuda cannot run case " + input.spec.name + ": " + why);
-  // The inputs are stored already rounded (q, k, v in the case's dtype; w, beta, g, scale in fp32),
-  // so lowp_forward uploads them unchanged.
-  const ForwardResult<double> r = gpu::lowp_forward(input.problem, input.spec.dtype);
+  // The inputs are stored already rounded (q, k, v, do in the case's dtype; w, beta, g, scale in
+  // fp32), so the kernels' host wrappers upload them unchanged.
+  const CaseSpec& spec = input.spec;
+  if (spec.mode == Mode::decode) {
+    const gpu::DecodeRunResult r = gpu::lowp_decode(input.problem, spec.prefill_length, spec.dtype, decode_chunk_);
+    store(outputs, "o", r.o);
+    store(outputs, "lse", r.lse);
+    store(outputs, "k_cache", r.k_cache);
+    return;
+  }
+  if (spec.gradients) {
+    const gpu::ForwardBackwardResult r = gpu::lowp_forward_backward(input.problem, input.dO, spec.dtype);
+    store(outputs, "o", r.forward.o);
+    store(outputs, "lse", r.forward.lse);
+    store(outputs, "dq", r.gradients.dq);
+    store(outputs, "dk", r.gradients.dk);
+    store(outputs, "dv", r.gradients.dv);
+    store(outputs, "dw", r.gradients.dw);
+    store(outputs, "dbeta", r.gradients.dbeta);
+    if (spec.gated) store(outputs, "dg", r.gradients.dg);
+    return;
+  }
+  const ForwardResult<double> r = gpu::lowp_forward(input.problem, spec.dtype);
   store(outputs, "o", r.o);
   store(outputs, "lse", r.lse);
 }

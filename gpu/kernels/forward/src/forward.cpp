@@ -4,10 +4,11 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
+#include "host_support.hpp"
 #include "path/core/rounding.hpp"
 #include "path/gpu/cuda_check.hpp"
 #include "path/gpu/device_buffer.hpp"
@@ -16,83 +17,23 @@
 
 namespace path::gpu {
 
-namespace {
-
-using path::detail::reject;
-
-bool is_input_dtype(DType t) { return t == DType::BF16 || t == DType::F16 || t == DType::F32; }
-
-bool supported_head_dim(index_t d) {
-  return std::find(std::begin(kSupportedHeadDims), std::end(kSupportedHeadDims), d) != std::end(kSupportedHeadDims);
-}
-
-std::string supported_list() {
-  std::string out;
-  for (index_t d : kSupportedHeadDims) out += (out.empty() ? "" : ", ") + std::to_string(d);
-  return out;
-}
-
-void check_head_dims(const Shape& s) {
-  if (!supported_head_dim(s.D))
-    reject("q", "head dim D = " + std::to_string(s.D) + " is not supported by the GPU kernel (supported: " +
-                    supported_list() + ")");
-  if (!supported_head_dim(s.Dv))
-    reject("v", "value dim Dv = " + std::to_string(s.Dv) + " is not supported by the GPU kernel (supported: " +
-                    supported_list() + ")");
-}
-
-void check_grid(const Shape& s, std::size_t num_seqs, bool varlen) {
-  if (s.HQ > 65535) reject("q", "query heads HQ = " + std::to_string(s.HQ) + " exceed the grid's 65535");
-  if (num_seqs > 65535) reject(varlen ? "cu_seqlens" : "q", std::to_string(num_seqs) + " sequences exceed the grid's 65535");
-}
-
-template <class View>
-void check_view(const char* name, const View& t, std::size_t expected, DType want) {
-  if (t.dtype != want)
-    reject(name, "dtype " + std::string(dtype_label(t.dtype)) + ", expected " + std::string(dtype_label(want)));
-  if (t.numel != expected)
-    reject(name, "has " + std::to_string(t.numel) + " elements, the shape requires " + std::to_string(expected));
-  if (t.data == nullptr) reject(name, "data pointer is null");
-}
-
-// Stream-ordered scratch, freed on every path out (in stream order).
-class StreamScratch {
- public:
-  StreamScratch(std::size_t bytes, cudaStream_t stream) : stream_(stream) {
-    if (bytes > 0) PATH_CUDA_CHECK(cudaMallocAsync(&ptr_, bytes, stream_));
-  }
-  StreamScratch(const StreamScratch&) = delete;
-  StreamScratch& operator=(const StreamScratch&) = delete;
-  ~StreamScratch() {
-    if (ptr_) cudaFreeAsync(ptr_, stream_);
-  }
-  void* get() const { return ptr_; }
-
- private:
-  void* ptr_ = nullptr;
-  cudaStream_t stream_;
-};
-
-}  // namespace
+using namespace kernel_host;
 
 void validate_forward_args(const ForwardArgs& a) {
   path::detail::check_shape(a.shape);
   const Shape& s = a.shape;
   check_head_dims(s);
   const DType in = a.q.dtype;
-  if (!is_input_dtype(in))
-    reject("q", "dtype " + std::string(dtype_label(in)) + " is not supported by the GPU kernel (bf16, fp16 or fp32)");
+  check_input_dtype(in);
   check_view("q", a.q, s.q_size(), in);
   check_view("k", a.k, s.k_size(), in);
   check_view("v", a.v, s.v_size(), in);
   check_view("w", a.w, s.k_size(), DType::F32);
   check_view("beta", a.beta, s.beta_size(), DType::F32);
-  if (a.g.data != nullptr) check_view("g", a.g, s.g_size(), DType::F32);
-  else if (a.g.numel != 0) reject("g", "has " + std::to_string(a.g.numel) + " elements but a null data pointer");
+  check_optional_view("g", a.g, s.g_size());
   check_view("o", a.o, s.o_size(), in);
   check_view("lse", a.lse, s.lse_size(), DType::F32);
-  if (!std::isfinite(a.scale) || !std::isfinite(static_cast<float>(a.scale)))
-    reject("scale", "is not finite in fp32 (" + std::to_string(a.scale) + ")");
+  check_scale(a.scale);
   path::detail::check_cu_seqlens(s, a.cu_seqlens);
   check_grid(s, a.cu_seqlens.empty() ? static_cast<std::size_t>(s.B) : a.cu_seqlens.size() - 1, !a.cu_seqlens.empty());
 }
@@ -155,48 +96,10 @@ Problem<double> rounded_problem(const Problem<double>& p, DType precision) {
   return r;
 }
 
-namespace {
-
-// Host images of a tensor for upload, through the one rounding codec (core/rounding.hpp): bf16 and
-// fp16 as 16-bit patterns, fp32 as 32-bit patterns (the bytes of the nearest float). Values that
-// are already of the type (a conformance case's inputs) are encoded exactly.
-std::vector<std::uint16_t> encode_16(const std::vector<double>& xs, DType t) {
-  std::vector<std::uint16_t> out(xs.size());
-  for (std::size_t i = 0; i < xs.size(); ++i) out[i] = t == DType::BF16 ? encode_bf16(xs[i]) : encode_fp16(xs[i]);
-  return out;
-}
-
-std::vector<std::uint32_t> encode_32(const std::vector<double>& xs) {
-  std::vector<std::uint32_t> out(xs.size());
-  for (std::size_t i = 0; i < xs.size(); ++i) out[i] = encode_fp32(xs[i]);
-  return out;
-}
-
-detail::DeviceBuffer upload_as(const std::vector<double>& xs, DType t) {
-  if (t == DType::F32) return detail::upload(encode_32(xs));
-  return detail::upload(encode_16(xs, t));
-}
-
-// A device tensor of type t back to double (exact: every value of t is a double).
-std::vector<double> download_as(const detail::DeviceBuffer& d, std::size_t n, DType t) {
-  std::vector<double> out(n);
-  if (t == DType::F32) {
-    const std::vector<std::uint32_t> bits = detail::download<std::uint32_t>(d, n);
-    for (std::size_t i = 0; i < n; ++i) out[i] = decode_fp32(bits[i]);
-    return out;
-  }
-  const std::vector<std::uint16_t> bits = detail::download<std::uint16_t>(d, n);
-  for (std::size_t i = 0; i < n; ++i) out[i] = t == DType::BF16 ? decode_bf16(bits[i]) : decode_fp16(bits[i]);
-  return out;
-}
-
-}  // namespace
-
 ForwardResult<double> lowp_forward(const Problem<double>& p, DType precision) {
   validate(p);
   check_head_dims(p.shape);  // before any allocation
-  if (!is_input_dtype(precision))
-    reject("q", "dtype " + std::string(dtype_label(precision)) + " is not supported by the GPU kernel (bf16, fp16 or fp32)");
+  check_input_dtype(precision);
   const Shape& s = p.shape;
   const DType in = precision;
   const detail::DeviceBuffer dq = upload_as(p.q, in), dk = upload_as(p.k, in), dv = upload_as(p.v, in);

@@ -28,6 +28,7 @@
 #include <string>
 #include <type_traits>
 
+#include "lowp_math.cuh"
 #include "path/gpu/kernel_support.cuh"
 #include "sweep.hpp"
 
@@ -50,54 +51,16 @@ constexpr std::size_t kSharedBudget = 48 * 1024;         // no opt-in needed bel
 constexpr int kMaxKeyTile = 64;
 static_assert(32 % kLanes == 0 && kThreads % 32 == 0, "a query group must not straddle warps");
 
-// The input types: q, k, v and o are stored in In; everything is computed in fp32.
-template <class In>
-inline constexpr bool kIsInputType =
-    std::is_same_v<In, __nv_bfloat16> || std::is_same_v<In, __half> || std::is_same_v<In, float>;
-
-__device__ __forceinline__ float to_acc(float x) { return x; }
-__device__ __forceinline__ float to_acc(__half x) { return __half2float(x); }
-__device__ __forceinline__ float to_acc(__nv_bfloat16 x) { return __bfloat162float(x); }
-
-template <class In>
-__device__ __forceinline__ In from_acc(float x) {
-  if constexpr (std::is_same_v<In, __half>) {
-    return __float2half_rn(x);
-  } else if constexpr (std::is_same_v<In, __nv_bfloat16>) {
-    return __float2bfloat16_rn(x);
-  } else {
-    return x;
-  }
-}
-
-// The probability as the P*V product sees it: rounded to the input type.
-template <class In>
-__device__ __forceinline__ float round_to_input(float p) {
-  return to_acc(from_acc<In>(p));
-}
+// Shared with the other kernels under test (gpu/kernels/common/src/lowp_math.cuh).
+using lowp_math::from_acc;
+using lowp_math::gate_scan_kernel;
+using lowp_math::gated_logit;
+using lowp_math::kIsInputType;
+using lowp_math::round_to_input;
+using lowp_math::to_acc;
 
 __device__ __forceinline__ float group_sum(float v) { return kernel_support::lane_group_sum<kLanes>(v); }
 __device__ __forceinline__ float group_max(float v) { return kernel_support::lane_group_max<kLanes>(v); }
-
-// The final logit from the raw one for the chosen gate convention (docs/design.md section 1).
-__device__ __forceinline__ float gated_logit(float raw, float scale, float gate_difference, bool fla) {
-  return fla ? scale * (raw + gate_difference) : scale * raw + gate_difference;
-}
-
-// G_i = g_begin + ... + g_i, one thread per (sequence, query head), summed in order in fp32.
-__global__ void gate_scan_kernel(const float* __restrict__ g, float* __restrict__ G, const i64* __restrict__ cu_seqlens,
-                                 i64 num_seqs, i64 T, i64 HQ) {
-  const i64 idx = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= num_seqs * HQ) return;
-  const i64 hq = idx % HQ;
-  const SequenceOf s = sequence_of(cu_seqlens, idx / HQ, T);
-  float acc = 0.0f;
-  for (i64 t = 0; t < s.length; ++t) {
-    const i64 at = (s.batch * T + s.begin + t) * HQ + hq;
-    acc += g[at];
-    G[at] = acc;
-  }
-}
 
 // CAP: components of x (and of the accumulator) per lane; CAP * kLanes >= max(D, Dv) rounded up.
 template <class In, int CAP>
@@ -169,25 +132,11 @@ __global__ void __launch_bounds__(kThreads) sweep_kernel(SweepArgs a, int key_ti
 
     // The sweep through the tile's keys, high to low.
     for (int r = kt - 1; r >= 0; --r) {
-      const Acc* kr = ks + r * DP;
-      const Acc* wr = ws + r * DP;
-      Acc dk = Acc(0), dw = Acc(0);
-      PATH_UNROLL
-      for (int e = 0; e < CAP; ++e) {
-        if (e * kLanes < DP) {
-          dk = fma(kr[lane + e * kLanes], x[e], dk);
-          dw = fma(wr[lane + e * kLanes], x[e], dw);
-        }
-      }
-      dk = group_sum(dk);  // r_ij = k_j . (H_{j+1} ... H_i q_i)
-      dw = group_sum(dw);
-      if (active && j0 + r <= i) {
-        const Acc along = bs[r] * dw;  // x <- H_j x = x - beta_j (w_j . x) w_j
-        PATH_UNROLL
-        for (int e = 0; e < CAP; ++e)
-          if (e * kLanes < DP) x[e] = fma(-along, wr[lane + e * kLanes], x[e]);
-        if (lane == 0) my_p[r] = gated_logit(dk, scale, Gi - gs[r], a.gate_fla);
-      }
+      // r_ij = k_j . (H_{j+1} ... H_i q_i), then x <- H_j x (lowp_math::query_step, shared with the
+      // backward's logit kernel so that both see the same logits).
+      const bool valid = active && j0 + r <= i;
+      const Acc raw = lowp_math::query_step<kLanes, CAP>(x, ks + r * DP, ws + r * DP, bs[r], lane, DP, valid);
+      if (valid && lane == 0) my_p[r] = gated_logit(raw, scale, Gi - gs[r], a.gate_fla);
     }
     __syncwarp();
 

@@ -1,5 +1,5 @@
 #pragma once
-// RapidCheck generators for PaTH problems (DESIGN.md section 4, docs/fuzzing.md).
+// RapidCheck generators for PaTH problems (docs/design.md section 4, docs/fuzzing.md).
 //
 // What RapidCheck generates and shrinks is a FuzzChoice: a handful of small integers (the shape,
 // the gate, the mode, which value distribution each tensor family comes from and how much detail

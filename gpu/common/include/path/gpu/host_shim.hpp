@@ -1,8 +1,9 @@
 #pragma once
 // Runs CUDA kernel source on the CPU, for tests on machines without a GPU
-// (tests/test_gpu_kernel_host.cpp runs the fp64 oracle's kernels, gpu/oracle/src/oracle_kernel.cuh,
-// and the low-precision forward's, gpu/kernels/forward/src/sweep_kernel.cuh, through it): one
-// std::thread per CUDA thread, blocks one after another.
+// (tests/test_gpu_kernel_host.cpp runs the fp64 oracle's kernels, gpu/oracle/src/*.cuh, and the
+// low-precision forward, backward and decode kernels, gpu/kernels/*/src/*.cuh, through it): one
+// std::thread per CUDA thread, blocks one after another. atomicAdd is a C++20 atomic_ref
+// fetch_add, so the shared- and global-memory atomics of the backward kernels are real atomics here.
 // __syncthreads is a block-wide std::barrier, __syncwarp a warp-wide one, and __shfl_xor_sync an
 // exchange through per-warp slots between two warp barriers' worth of ordering. Global and shared
 // memory are ordinary host memory; shared memory starts filled with 0xFF bytes (NaN), so a read of
@@ -20,6 +21,7 @@
 
 #include <math.h>
 
+#include <atomic>
 #include <barrier>
 #include <cstdint>
 #include <cstring>
@@ -45,7 +47,7 @@ struct BlockContext {
   unsigned threads = 0;
 };
 
-inline thread_local Dim tl_thread_idx, tl_block_idx, tl_block_dim;
+inline thread_local Dim tl_thread_idx, tl_block_idx, tl_block_dim, tl_grid_dim;
 inline thread_local BlockContext* tl_ctx = nullptr;
 inline thread_local unsigned tl_shuffle_parity = 0;
 
@@ -71,6 +73,7 @@ void launch(Dim grid, unsigned threads, std::size_t shared_bytes, Kernel kernel,
             tl_thread_idx = {t, 0, 0};
             tl_block_idx = {x, y, z};
             tl_block_dim = {threads, 1, 1};
+            tl_grid_dim = grid;
             tl_ctx = &ctx;
             tl_shuffle_parity = 0;
             kernel(args...);
@@ -83,6 +86,7 @@ void launch(Dim grid, unsigned threads, std::size_t shared_bytes, Kernel kernel,
 #define threadIdx ::path::gpu::host_shim::tl_thread_idx
 #define blockIdx ::path::gpu::host_shim::tl_block_idx
 #define blockDim ::path::gpu::host_shim::tl_block_dim
+#define gridDim ::path::gpu::host_shim::tl_grid_dim
 #define __launch_bounds__(...)
 #define PATH_DYNAMIC_SHARED(name) unsigned char* name = ::path::gpu::host_shim::tl_ctx->shared
 
@@ -104,6 +108,13 @@ T __shfl_xor_sync(unsigned, T v, int lane_mask) {
   T r;
   std::memcpy(&r, &slots[other], sizeof(T));
   return r;
+}
+
+// atomicAdd on global or shared memory (both are host memory here): a real atomic read-modify-write,
+// since the threads of a block run concurrently (C++20 atomic_ref; float and double included).
+template <class T>
+T atomicAdd(T* address, T value) {
+  return std::atomic_ref<T>(*address).fetch_add(value);
 }
 
 inline std::int64_t min(std::int64_t a, std::int64_t b) { return a < b ? a : b; }

@@ -16,24 +16,10 @@
 
 #include "path/core/dtype.hpp"
 #include "path/forward.hpp"
+#include "path/gpu/kernel_args.hpp"
 #include "path/problem.hpp"
 
-struct CUstream_st;  // cudaStream_t without the CUDA headers
-
 namespace path::gpu {
-
-// A view of a device buffer: its element count and type (path::DType, the project's one dtype
-// enum) are declared by the caller and checked against the shape before anything runs.
-struct DeviceTensor {
-  const void* data = nullptr;
-  std::size_t numel = 0;
-  DType dtype = DType::F32;
-};
-struct DeviceOutput {
-  void* data = nullptr;
-  std::size_t numel = 0;
-  DType dtype = DType::F32;
-};
 
 struct ForwardArgs {
   Shape shape;                       // B, T, HQ, H, D, Dv
@@ -48,11 +34,8 @@ struct ForwardArgs {
   CUstream_st* stream = nullptr;     // nullptr: the default stream
 };
 
-// Head dimensions the low-precision kernel accepts (D and Dv alike).
-inline constexpr index_t kSupportedHeadDims[] = {16, 32, 64, 128};
-
 // Every check lowp_forward_device does before touching the GPU: shape, head dims, dtypes, element
-// counts, null pointers, scale, cu_seqlens (monotone, within [0, T], B = 1). Throws
+// counts, null or misaligned pointers, scale, cu_seqlens (monotone, within [0, T], B = 1). Throws
 // path::InvalidProblem naming the tensor and the problem. Makes no CUDA call.
 void validate_forward_args(const ForwardArgs& a);
 
