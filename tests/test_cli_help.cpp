@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "path/conformance/case.hpp"
+#include "path/conformance/judge.hpp"
 #include "path/conformance/manifest.hpp"
 #include "support/cli_suite.hpp"
 
@@ -114,6 +115,9 @@ TEST_F(CliHelp, ValidateTakesOnly) {
                                " --results " + shq(suite_->results()));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("validate: 1 cases, 1 passed"), std::string::npos) << r.output;
+  const auto empty = run_pathcheck("validate --quiet --only '' --suite " + shq(suite_->suite()) + " --results " +
+                                   shq(suite_->results()));
+  EXPECT_EQ(empty.exit_code, 2) << "an empty --only is no filter, and no silent 'all': " << empty.output;
   const auto none = run_pathcheck("validate --quiet --only nothing-like-this --suite " + shq(suite_->suite()) +
                                   " --results " + shq(suite_->results()));
   EXPECT_EQ(none.exit_code, 1) << none.output;
@@ -166,6 +170,36 @@ TEST_F(CliHelp, EvalSaysWhatItComputesAndWhenItIsDone) {
   EXPECT_NE(r.output.find(": done in "), std::string::npos) << r.output;
   const auto quiet = run_pathcheck("eval --quiet --force --in " + shq(in) + " --out " + shq(suite_->file("mp.st")));
   EXPECT_EQ(quiet.output.find("done in"), std::string::npos) << quiet.output;
+}
+
+// Further criteria a judge may report beside the global ratio (OutputVerdict::ratios, for example a
+// per-row one) get a column each in the table, and survive the JSON report and its reading back.
+TEST(Reports, FurtherRatiosGetAColumnAndSurviveJson) {
+  Report r;
+  r.command = "validate";
+  CaseVerdict c;
+  c.name = "q000_case";
+  c.verdict = Verdict::fail;
+  OutputVerdict o;
+  o.output = "o";
+  o.verdict = Verdict::fail;
+  o.error = 0.5;
+  o.ratio = 1.25;
+  o.ratios = {{"row", 3.5}};
+  o.problem = "row criterion";
+  c.outputs = {o};
+  r.cases = {c};
+  std::ostringstream table;
+  print_report(table, r);
+  EXPECT_NE(table.str().find("row ratio"), std::string::npos) << table.str();
+  const std::size_t ratio = table.str().find("1.25 ");
+  ASSERT_NE(ratio, std::string::npos) << table.str();
+  EXPECT_EQ(table.str().find_first_not_of(' ', ratio + 4), table.str().find("3.5", ratio)) << "the next cell: " << table.str();
+  const Report back = report_from_json(report_json(r), "memory");
+  ASSERT_EQ(back.cases.size(), 1u);
+  EXPECT_EQ(back.cases[0].outputs.at(0).ratios, o.ratios);
+  EXPECT_EQ(back.cases[0].outputs.at(0).ratio, 1.25);
+  EXPECT_NE(report_junit(r).find("row ratio 3.5"), std::string::npos) << report_junit(r);
 }
 
 }  // namespace

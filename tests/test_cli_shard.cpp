@@ -149,6 +149,34 @@ TEST_F(CliShard, ShardReportsMergeIntoTheWholeRunsReport) {
   EXPECT_EQ(run_pathcheck("merge " + shq(reports[0])).exit_code, 2) << "--report-json is required";
 }
 
+// docs/sharding.md's Slurm recipe: each task generates its shard into its own folder and judges an
+// external program on it; the reports merge.
+TEST_F(CliShard, ExternalProgramsOnShardFoldersMerge) {
+  const std::string results = dir_->file("program-results");
+  ASSERT_EQ(run_pathcheck("run --quiet --impl cpu-blockwise --force --suite " + shq(whole_) + " --results " + shq(results))
+                .exit_code,
+            0);
+  std::string reports;
+  for (int k = 1; k <= 2; ++k) {
+    const std::string folder = dir_->file("task-" + std::to_string(k)), report = dir_->file("task-" + std::to_string(k) + ".json");
+    const std::string shard = " --shard " + std::to_string(k) + "/2";
+    ASSERT_EQ(run_pathcheck("gen --quiet --suite quick --dtype fp32 --jobs 2 --only " + std::string(kOnly) + " --seed " +
+                            std::to_string(testing::session_seed()) + shard + " --out " + shq(folder))
+                  .exit_code,
+              0);
+    EXPECT_FALSE(fs::exists(manifest_path(folder))) << "a shard's own folder holds no suite.json";
+    // The "kernel": copies the correct results of the cases it finds in {suite}.
+    const std::string program = "for f in {suite}/*.safetensors; do cp " + shq(results) + "/$(basename $f) {results}/; done";
+    const auto r = run_pathcheck("run --quiet --impl-cmd " + shq(program) + " --suite " + shq(folder) + shard +
+                                 " --force --report-json " + shq(report));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    reports += " " + shq(report);
+  }
+  const auto m = run_pathcheck("merge --force" + reports + " --report-json " + shq(dir_->file("tasks.json")));
+  EXPECT_EQ(m.exit_code, 0) << m.output;
+  EXPECT_NE(m.output.find("merge: 7 cases, 7 passed"), std::string::npos) << m.output;
+}
+
 TEST_F(CliShard, ValidateAndTheBuiltInSuiteShardToo) {
   const std::string results = dir_->file("results");
   ASSERT_EQ(run_pathcheck("run --quiet --impl cpu-blockwise --force --suite " + shq(whole_) + " --results " + shq(results))

@@ -2,6 +2,7 @@
 // pathcheck merge) and JUnit XML for machines, and writing them without overwriting.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -73,15 +74,35 @@ std::string worst_text(const OutputVerdict& o) {
          full(o.worst->expected);
 }
 
-void add_case_rows(Table& t, const CaseVerdict& c) {
+// The names of the further ratios any output of the report has, in order (OutputVerdict::ratios).
+std::vector<std::string> ratio_names(const Report& r) {
+  std::vector<std::string> names;
+  for (const CaseVerdict& c : r.cases)
+    for (const OutputVerdict& o : c.outputs)
+      for (const auto& [name, value] : o.ratios)
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void add_case_rows(Table& t, const CaseVerdict& c, const std::vector<std::string>& extra) {
   if (!c.problem.empty() || c.outputs.empty()) {
-    t.row({c.name, "-", "-", "-", "-", "-", std::string(to_string(c.verdict))});
+    std::vector<std::string> cells = {c.name, "-", "-", "-", "-", "-"};
+    cells.insert(cells.end(), extra.size(), "-");
+    cells.push_back(std::string(to_string(c.verdict)));
+    t.row(std::move(cells));
     t.note(c.problem);
     return;
   }
   for (const OutputVerdict& o : c.outputs) {
-    t.row({c.name, o.output, num(o.error), num(o.tolerance.baseline_error), num(o.tolerance.tolerance), num(o.ratio),
-           std::string(to_string(o.verdict))});
+    std::vector<std::string> cells = {c.name, o.output, num(o.error), num(o.tolerance.baseline_error),
+                                      num(o.tolerance.tolerance), num(o.ratio)};
+    for (const std::string& name : extra) {
+      const auto it = o.ratios.find(name);
+      cells.push_back(it == o.ratios.end() ? "-" : num(it->second));
+    }
+    cells.push_back(std::string(to_string(o.verdict)));
+    t.row(std::move(cells));
     if (o.verdict != Verdict::fail) continue;
     t.note(o.output + ": " + o.problem);
     if (o.worst) t.note(worst_text(o));
@@ -129,11 +150,15 @@ void print_scope(std::ostream& os, const Report& r) {
 }  // namespace
 
 void print_report(std::ostream& os, const Report& r) {
-  Table table({"case", "output", "error", "baseline", "tolerance", "ratio", "verdict"});
+  const std::vector<std::string> extra = ratio_names(r);
+  std::vector<std::string> header = {"case", "output", "error", "baseline", "tolerance", "ratio"};
+  for (const std::string& name : extra) header.push_back(name + " ratio");
+  header.push_back("verdict");
+  Table table(std::move(header));
   double worst_ratio = 0;
   std::size_t judged = 0;
   for (const CaseVerdict& c : r.cases) {
-    add_case_rows(table, c);
+    add_case_rows(table, c, extra);
     for (const OutputVerdict& o : c.outputs) {
       ++judged;
       worst_ratio = std::isfinite(o.ratio) ? std::max(worst_ratio, o.ratio) : o.ratio;
@@ -169,6 +194,11 @@ json output_json(const OutputVerdict& o) {
             {"dtype", io::dtype_name(o.tolerance.dtype)},
             {"max_abs_expected", o.tolerance.max_abs_expected}};
   if (!o.problem.empty()) j["problem"] = o.problem;
+  if (!o.ratios.empty()) {
+    json ratios = json::object();
+    for (const auto& [name, value] : o.ratios) ratios[name] = number_or_null(value);
+    j["ratios"] = ratios;
+  }
   if (o.worst)
     j["worst"] = {{"index", o.worst->index}, {"flat", o.worst->flat}, {"got", number_or_null(o.worst->got)},
                   {"got_text", full(o.worst->got)}, {"expected", o.worst->expected}};
@@ -248,6 +278,8 @@ OutputVerdict output_from(const std::string& source, const json& j) {
   o.tolerance.tolerance = number_from(j, "tolerance", 0);
   o.tolerance.max_abs_expected = number_from(j, "max_abs_expected", 0);
   if (const auto dt = io::dtype_from_name(j.value("dtype", std::string()))) o.tolerance.dtype = *dt;
+  if (j.contains("ratios") && j["ratios"].is_object())
+    for (const auto& [name, value] : j["ratios"].items()) o.ratios[name] = number_from(j["ratios"], name.c_str(), inf);
   if (j.contains("worst") && j["worst"].is_object()) {
     const json& w = j["worst"];
     WorstElement e;
@@ -330,10 +362,12 @@ void junit_case(std::ostream& os, const Report& r, const CaseVerdict& c) {
   os << "    <testcase classname=\"pathcheck." << xml_escape(r.dtype.empty() ? "conformance" : r.dtype) << "\" name=\""
      << xml_escape(c.name) << "\" time=\"" << c.seconds << "\"";
   std::ostringstream detail;
-  for (const OutputVerdict& o : c.outputs)
+  for (const OutputVerdict& o : c.outputs) {
     detail << o.output << ": " << to_string(o.verdict) << " error " << num(o.error) << " baseline "
-           << num(o.tolerance.baseline_error) << " tolerance " << num(o.tolerance.tolerance) << " ratio " << num(o.ratio)
-           << (o.problem.empty() ? "" : " -- " + o.problem) << "\n";
+           << num(o.tolerance.baseline_error) << " tolerance " << num(o.tolerance.tolerance) << " ratio " << num(o.ratio);
+    for (const auto& [name, value] : o.ratios) detail << " " << name << " ratio " << num(value);
+    detail << (o.problem.empty() ? "" : " -- " + o.problem) << "\n";
+  }
   if (!c.not_judged.empty()) detail << "not judged (--outputs " << r.outputs << "): " << joined(c.not_judged, " ") << "\n";
   if (c.verdict == Verdict::pass && c.not_judged.empty()) {
     os << "/>\n";

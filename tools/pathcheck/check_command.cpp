@@ -70,7 +70,7 @@ int run_check(const std::vector<std::string>& args) {
   // its share.
   const std::uint64_t suite_seed = seed_option(a).value_or(pc::random_seed());
   const std::vector<pc::CaseSpec> specs =
-      select_specs("quick", *dtype, a.value_or("--only", ""), user.value_or(pc::OutputSelection{}));
+      select_specs("quick", *dtype, only_option(a), user.value_or(pc::OutputSelection{}));
   std::cout << "pathcheck check: built-in quick suite (" << specs.size() << " cases), dtype " << path::dtype_label(*dtype)
             << ", seed " << suite_seed << " (rerun with --seed " << suite_seed << ")\n"
             << std::flush;

@@ -39,6 +39,14 @@ std::optional<std::uint64_t> seed_option(const Arguments& a) {
   }
 }
 
+std::string only_option(const Arguments& a) {
+  if (!a.has("--only")) return "";
+  const std::string only = a.required("--only");
+  if (only.find_first_not_of(", ") == std::string::npos)
+    throw UsageError("--only: give part of a case name (q000, or q000,q017); '" + only + "' selects nothing");
+  return only;
+}
+
 pc::Shard shard_option(const Arguments& a) {
   if (!a.has("--shard")) return {};
   try {

@@ -22,6 +22,8 @@ std::optional<path::conformance::OutputSelection> outputs_option(const Arguments
 // --seed S: a 64-bit unsigned integer (the seeds gen and check print); absent: std::nullopt.
 std::optional<std::uint64_t> seed_option(const Arguments& a);
 path::conformance::Shard shard_option(const Arguments& a);
+// --only A,B ("" when absent; an empty value is a usage error, not "every case").
+std::string only_option(const Arguments& a);
 
 // Where the reports go, checked up front.
 struct ReportPaths {

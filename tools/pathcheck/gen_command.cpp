@@ -56,7 +56,7 @@ int run_gen(const std::vector<std::string>& args) {
   request.seed = seed_option(a);
   const long long jobs = a.integer_or("--jobs", std::max(1u, std::thread::hardware_concurrency()));
   if (jobs < 1 || jobs > 1024) throw UsageError("--jobs: must be in [1, 1024]");
-  const std::vector<pc::CaseSpec> specs = select_specs(suite, *dtype, a.value_or("--only", ""), outputs);
+  const std::vector<pc::CaseSpec> specs = select_specs(suite, *dtype, only_option(a), outputs);
   for (const pc::CaseSpec& s : specs) request.cases.push_back(s.name);
 
   const GenPlan plan = plan_generation(out, request, a.has("--force"));

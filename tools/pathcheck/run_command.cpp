@@ -102,7 +102,7 @@ pc::Report run_builtin_suite(pc::Implementation& impl, const Arguments& a, pc::S
   const std::uint64_t seed = seed_option(a).value_or(pc::random_seed());
   const unsigned jobs = jobs_option(a);
   const pc::OutputSelection outputs = options.outputs.value_or(pc::OutputSelection{});
-  const std::vector<pc::CaseSpec> specs = select_specs(suite, *dtype, a.value_or("--only", ""), outputs);
+  const std::vector<pc::CaseSpec> specs = select_specs(suite, *dtype, only_option(a), outputs);
   std::vector<std::string> mine;
   for (const pc::CaseSpec& s : pc::shard_of(specs, options.shard)) mine.push_back(s.name);
   if (mine.empty()) throw UsageError("--shard " + options.shard.text() + ": no case falls in this shard");
@@ -122,7 +122,7 @@ pc::Report run_builtin_suite(pc::Implementation& impl, const Arguments& a, pc::S
 
 pc::Report run_suite(pc::Implementation& impl, const Arguments& a, pc::SuiteRunOptions options) {
   const std::string suite = a.required("--suite");
-  options.only = a.value_or("--only", "");
+  options.only = only_option(a);
   if (options.results_dir) {
     const std::vector<std::string> cases = pc::selected_cases(pc::read_manifest(suite), options);
     options.results_dir = prepare_results_for(*options.results_dir, suite, cases, options.overwrite_results);
@@ -171,9 +171,9 @@ void check_command_arguments(const Arguments& a, const std::string& command) {
   if (!a.has("--suite"))
     throw UsageError("--impl-cmd needs --suite DIR: the program reads its cases from files, so a built-in suite "
                      "must be written first (pathcheck gen --suite quick --dtype bf16 --out DIR)");
-  if (a.has("--builtin") || a.has("--dtype") || a.has("--seed") || a.has("--jobs") || a.has("--only") || a.has("--shard"))
-    throw UsageError("--impl-cmd runs the program on the whole suite in --suite DIR: --builtin, --dtype, --seed, "
-                     "--jobs, --only and --shard do not apply (give the program a suite generated with gen --shard)");
+  if (a.has("--builtin") || a.has("--dtype") || a.has("--seed") || a.has("--jobs") || a.has("--only"))
+    throw UsageError("--impl-cmd runs the program on the suite in --suite DIR: --builtin, --dtype, --seed, --jobs and "
+                     "--only do not apply (--shard K/N judges that shard: give the program a folder made by gen --shard)");
   if (command.find(path::adapters::kResultsPlaceholder) == std::string::npos && !a.has("--results"))
     throw UsageError("--impl-cmd: the command has no {results}, so it cannot know where to write; add {results} "
                      "or give --results DIR");
@@ -189,7 +189,7 @@ int run_external(const Arguments& a) {
   const pc::SuiteRunOptions judging = suite_run_options(a);  // a bad --c must not wait for the program
   const std::string suite = a.required("--suite");
   const pc::SuiteManifest manifest = pc::read_manifest(suite);  // a missing or broken suite: an error before anything runs
-  pc::verify_case_files(suite, manifest, manifest.cases);
+  pc::verify_case_files(suite, manifest, pc::selected_cases(manifest, judging));
   const ReportPaths reports = report_paths(a, suite);
   std::optional<pa::TemporaryDirectory> temporary;
   std::string results;
@@ -209,6 +209,9 @@ int run_external(const Arguments& a) {
   }
   pc::Report report = pa::judge_command_results(outcome, suite, judging);
   report.suite = suite;
+  // The command as given, not as expanded: the folders differ from job to job of a sharded run,
+  // the implementation does not (pathcheck merge compares it).
+  report.implementation = "command: " + command;
   return finish(report, reports);
 }
 

@@ -41,7 +41,7 @@ int run_validate(const std::vector<std::string>& args) {
   if (a.has("--c")) options.judge.c = a.positive_or("--c", 2.0);
   options.outputs = outputs_option(a);
   options.shard = shard_option(a);
-  options.only = a.value_or("--only", "");
+  options.only = only_option(a);
   std::error_code ec;
   if (!fs::is_directory(results, ec)) throw path::io::FileError(results + ": not a directory (expected the results directory)");
   // A harness that writes back what it loaded would pass: the case files hold the expected outputs.

@@ -2,6 +2,7 @@
 // Judging results against a case (docs/tolerance.md), and the reports: a table for people,
 // JSON and JUnit XML for machines.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -29,6 +30,9 @@ struct OutputVerdict {
   double ratio = 0;      // error / (baseline + floor / c); pass <=> ratio <= c
   std::string problem;   // why it failed, in words ("" on a pass)
   std::optional<WorstElement> worst;
+  // Ratios of further criteria beside the global one, by name (for example a per-row criterion:
+  // {"row", 1.3}); each must be <= c for a pass. The reports show one column per name.
+  std::map<std::string, double> ratios;
 };
 
 struct CaseVerdict {
