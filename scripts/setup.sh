@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake make g++ clang libeigen3-dev libboost-dev libgmp-dev libmpfr-dev nlohmann-json3-dev
-          libgtest-dev googletest librapidcheck-dev libbenchmark-dev)
+          libgtest-dev googletest librapidcheck-dev libbenchmark-dev libcli11-dev)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "path/io/problem_file.hpp"
+#include "path/validate.hpp"
 
 namespace path::conformance {
 
@@ -129,6 +130,39 @@ Tolerance tolerance_from_json(const io::TensorFile& f, const json& j, const std:
   return t;
 }
 
+// The metadata 'shape' and 'cu_seqlens' are for people, but a case whose metadata disagrees
+// with its tensors has been edited (or made by hand): an error, not a guess at which one is meant.
+void check_shape_metadata(const io::TensorFile& f, const CaseSpec& s) {
+  const json shape = meta_json(f, "shape");
+  const Shape& sh = s.shape;
+  const json want = {{"B", sh.B}, {"T", sh.T}, {"HQ", sh.HQ}, {"H", sh.H}, {"D", sh.D}, {"Dv", sh.Dv}};
+  if (shape != want)
+    fail(f, "metadata 'shape' " + shape.dump() + " does not match the tensors, which have " + want.dump() +
+                " (edited after generation?)");
+  const json cu = meta_json(f, "cu_seqlens");
+  if (cu != json(s.cu_seqlens))
+    fail(f, "metadata 'cu_seqlens' " + cu.dump() + " does not match the tensor 'cu_seqlens', which holds " +
+                json(s.cu_seqlens).dump() + " (edited after generation?)");
+}
+
+// A stored tolerance must be what the tolerance model makes of the stored baseline and expected
+// values (docs/tolerance.md): otherwise the case was edited, and a loosened tolerance would pass
+// what it should not.
+void check_tolerance_consistent(const io::TensorFile& f, const std::string& output, const Tolerance& t,
+                                const std::vector<double>& expected) {
+  const std::string where = "metadata 'tolerances' entry '" + output + "'";
+  const double m = max_abs(expected);
+  if (t.max_abs_expected != m)
+    fail(f, where + ": max_abs_expected " + number_text(t.max_abs_expected) + " is not max|" + output + "| = " +
+                number_text(m) + " of the stored tensor (edited after generation?)");
+  const Tolerance made = make_tolerance(t.baseline_error, m, t.dtype, ToleranceModel{t.c, t.floor_ulps});
+  if (t.floor != made.floor || t.tolerance != made.tolerance)
+    fail(f, where + ": floor " + number_text(t.floor) + " and tolerance " + number_text(t.tolerance) +
+                " are not what the tolerance model makes of its baseline_error " + number_text(t.baseline_error) +
+                ", c and floor_ulps (floor " + number_text(made.floor) + ", tolerance " + number_text(made.tolerance) +
+                "): the case was edited after generation");
+}
+
 }  // namespace
 
 io::TensorFile case_to_file(const Case& c) {
@@ -215,6 +249,7 @@ Case case_from_file(const io::TensorFile& f) {
   s.gradients = parse_bool(f, "gradients", meta(f, "gradients"));
   if (s.gradients && s.mode == Mode::decode) fail(f, "metadata: a decode case cannot ask for gradients");
   if (f.metadata.count("distribution")) s.distribution = f.metadata.at("distribution");
+  check_shape_metadata(f, s);
   c.input.problem = std::move(in.problem);
 
   if (s.gradients) {
@@ -222,7 +257,8 @@ Case case_from_file(const io::TensorFile& f) {
     const std::vector<std::int64_t> want = output_shape(s, "o");
     if (d.shape != want) fail_tensor(f, "do", "has shape " + shape_text(d.shape) + ", expected " + shape_text(want));
     for (std::size_t i = 0; i < d.values.size(); ++i)
-      if (!std::isfinite(d.values[i])) fail_tensor(f, "do", "element " + std::to_string(i) + " is not finite");
+      if (!std::isfinite(d.values[i]))
+        fail_tensor(f, "do", "element " + path::detail::element_text(i, {want.begin(), want.end()}) + " is not finite");
     c.input.dO = d.values;
   }
 
@@ -243,11 +279,13 @@ Case case_from_file(const io::TensorFile& f) {
     if (t.dtype != io::DType::F64)
       fail_tensor(f, name, "expected outputs are stored as F64, found " + std::string(io::dtype_name(t.dtype)));
     for (std::size_t i = 0; i < t.values.size(); ++i)
-      if (!std::isfinite(t.values[i])) fail_tensor(f, name, "expected value " + std::to_string(i) + " is not finite");
+      if (!std::isfinite(t.values[i]))
+        fail_tensor(f, name, "expected value " + path::detail::element_text(i, {want.begin(), want.end()}) + " is not finite");
     c.expected[name] = t.values;
     const auto it = tolerances.find(name);
     if (it == tolerances.end()) fail(f, "metadata 'tolerances' has no entry for output '" + name + "'");
     c.tolerances[name] = tolerance_from_json(f, *it, name, output_dtype(s, name));
+    check_tolerance_consistent(f, name, c.tolerances[name], t.values);
   }
   static const std::set<std::string> spec_keys = {"format", "format_version", "case",  "scale",   "gate_convention",
                                                   "gated",  "input_dtype",    "mode",  "prefill_length",

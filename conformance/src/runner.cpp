@@ -1,93 +1,14 @@
-// Suite directories, running an implementation through cases, result files.
+// Running an implementation through cases: one case (poison, run, judge the selected outputs),
+// a suite directory, a suite in memory.
 #include "path/conformance/runner.hpp"
 
-#include <nlohmann/json.hpp>
-
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <variant>
 
 namespace path::conformance {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
-
-namespace {
-
-// Case names become file names: letters, digits, '.', '_', '-' only, not starting with '.'.
-bool safe_name(const std::string& s) {
-  if (s.empty() || s.size() > 200 || s[0] == '.') return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-  });
-}
-
-constexpr std::uintmax_t kMaxManifestBytes = 16u << 20;
-
-}  // namespace
-
-std::string case_path(const std::string& dir, const std::string& case_name) {
-  return (fs::path(dir) / (case_name + ".safetensors")).string();
-}
-
-void write_manifest(const std::string& dir, const SuiteManifest& m) {
-  json j = {{"format", "pathcheck-conformance-suite"},
-            {"format_version", kCaseFormatVersion},
-            {"suite", m.suite},
-            {"dtype", m.dtype},
-            {"seed", m.seed},
-            {"cases", m.cases}};
-  const std::string path = (fs::path(dir) / kManifestName).string();
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) throw io::FileError(path + ": cannot open for writing");
-  out << j.dump(2) << "\n";
-  out.close();
-  if (!out) throw io::FileError(path + ": write failed");
-}
-
-SuiteManifest read_manifest(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw io::FileError(dir + ": not a directory (expected a suite directory)");
-  const fs::path manifest = fs::path(dir) / kManifestName;
-  SuiteManifest m;
-  if (fs::exists(manifest, ec)) {
-    const std::string path = manifest.string();
-    const auto size = fs::file_size(manifest, ec);
-    if (ec || size > kMaxManifestBytes) throw io::FileError(path + ": unreadable or larger than 16 MiB");
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    json j;
-    try {
-      j = json::parse(ss.str());
-    } catch (const json::exception& e) {
-      throw io::FileError(path + ": not valid JSON: " + e.what());
-    }
-    if (!j.is_object() || j.value("format", std::string()) != "pathcheck-conformance-suite")
-      throw io::FileError(path + ": not a pathcheck suite manifest (format != pathcheck-conformance-suite)");
-    const auto cases = j.find("cases");
-    if (cases == j.end() || !cases->is_array()) throw io::FileError(path + ": 'cases' is missing or not an array");
-    for (const json& c : *cases) {
-      if (!c.is_string() || !safe_name(c.get<std::string>()))
-        throw io::FileError(path + ": case name " + c.dump(-1, ' ', false, json::error_handler_t::replace) +
-                            " is not a plain file name ([A-Za-z0-9._-], not starting with '.')");
-      m.cases.push_back(c.get<std::string>());
-    }
-    if (j.contains("suite") && j["suite"].is_string()) m.suite = j["suite"].get<std::string>();
-    if (j.contains("dtype") && j["dtype"].is_string()) m.dtype = j["dtype"].get<std::string>();
-    if (j.contains("seed") && j["seed"].is_number_unsigned()) m.seed = j["seed"].get<std::uint64_t>();
-  } else {
-    for (const auto& e : fs::directory_iterator(dir, ec))
-      if (e.is_regular_file() && e.path().extension() == ".safetensors" && safe_name(e.path().stem().string()))
-        m.cases.push_back(e.path().stem().string());
-    std::sort(m.cases.begin(), m.cases.end());
-    m.suite = dir;
-  }
-  if (m.cases.empty()) throw io::FileError(dir + ": no conformance cases (no suite.json and no *.safetensors files)");
-  return m;
-}
 
 io::TensorFile results_file(const Case& c, const Outputs& outputs, const std::string& implementation) {
   io::TensorFile f;
@@ -97,15 +18,55 @@ io::TensorFile results_file(const Case& c, const Outputs& outputs, const std::st
   return f;
 }
 
-CaseVerdict run_case(Implementation& impl, const Case& c, const JudgeOptions& judge_options,
-                     const std::optional<std::string>& results_dir) {
-  if (const std::string why = impl.cannot_run(c.spec()); !why.empty())
-    return skipped_case(c, impl.name() + " cannot run this case: " + why);
-  Outputs outputs = poisoned_outputs(c.spec());
+CaseInput selected_input(const Case& c, const OutputSelection& outputs) {
+  CaseInput input = c.input;
+  if (input.spec.gradients && !outputs.any_gradient()) {
+    input.spec.gradients = false;
+    input.dO.clear();
+  }
+  return input;
+}
+
+namespace {
+
+// The judge sees every output of the case; the verdict keeps the selected ones.
+CaseVerdict keep_selected(CaseVerdict v, const Case& c, const OutputSelection& selection) {
+  v.not_judged = selection.not_judged(c.spec());
+  if (selection.all()) return v;
+  std::erase_if(v.outputs, [&](const OutputVerdict& o) { return !selection.selects(o.output); });
+  if (v.problem.empty()) {
+    v.verdict = Verdict::pass;
+    for (const OutputVerdict& o : v.outputs)
+      if (o.verdict != Verdict::pass) v.verdict = Verdict::fail;
+  }
+  return v;
+}
+
+void write_results(const Case& c, const Outputs& outputs, const Implementation& impl, const CaseRunOptions& options) {
+  const std::string file = case_path(*options.results_dir, c.name());
+  try {
+    io::write_safetensors(file, results_file(c, outputs, impl.name()), options.overwrite_results);
+  } catch (const io::FileError& e) {
+    throw io::FileError(std::string("cannot write the result file: ") + e.what() +
+                        (options.overwrite_results ? "" : " (use --force to replace existing result files)"));
+  }
+}
+
+}  // namespace
+
+CaseVerdict run_case(Implementation& impl, const Case& c, const CaseRunOptions& options) {
+  const CaseInput input = selected_input(c, options.outputs);
+  if (const std::string why = impl.cannot_run(input.spec); !why.empty()) {
+    CaseVerdict v = skipped_case(c, impl.name() + " cannot run this case: " + why);
+    v.not_judged = options.outputs.not_judged(c.spec());
+    return v;
+  }
+  Outputs outputs = poisoned_outputs(input.spec);
+  std::erase_if(outputs, [&](const auto& entry) { return !options.outputs.selects(entry.first); });
   const auto start = std::chrono::steady_clock::now();
   CaseVerdict v;
   try {
-    impl.run(c.input, outputs);
+    impl.run(input, outputs);
   } catch (const io::FileError& e) {
     v = failed_case(c, std::string("results unreadable: ") + e.what());
   } catch (const std::exception& e) {
@@ -113,12 +74,10 @@ CaseVerdict run_case(Implementation& impl, const Case& c, const JudgeOptions& ju
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (v.problem.empty()) {
-    v = judge(c, outputs, judge_options);
-    if (results_dir) {
-      // A failing case's outputs are kept too, for inspection.
-      io::write_safetensors(case_path(*results_dir, c.name()), results_file(c, outputs, impl.name()), true);
-    }
+    v = judge(c, outputs, options.judge);
+    if (options.results_dir) write_results(c, outputs, impl, options);  // a failing case's too, for inspection
   }
+  v = keep_selected(std::move(v), c, options.outputs);
   v.seconds = seconds;
   return v;
 }
@@ -143,30 +102,64 @@ CaseVerdict unreadable_case(const std::string& name, const std::string& problem)
   return v;
 }
 
+// The case file, checked to be the case its manifest names.
+std::variant<Case, CaseVerdict> load_case(const std::string& dir, const std::string& name) {
+  try {
+    Case c = read_case(case_path(dir, name));
+    if (c.name() != name) return unreadable_case(name, "its metadata 'case' is '" + c.name() + "', not its file name");
+    return c;
+  } catch (const io::FileError& e) {
+    return unreadable_case(name, e.what());
+  }
+}
+
+CaseRunOptions case_options(const SuiteRunOptions& o, const OutputSelection& outputs) {
+  return CaseRunOptions{o.judge, outputs, o.results_dir, o.overwrite_results};
+}
+
 }  // namespace
+
+std::vector<std::string> selected_cases(const SuiteManifest& m, const SuiteRunOptions& options) {
+  std::vector<std::string> names = shard_of(m.cases, options.shard);
+  if (!options.only.empty()) names = filter_names(names, options.only);
+  if (names.empty())
+    throw io::FileError("no case of the suite is selected (" +
+                        (options.only.empty() ? std::string() : "--only " + options.only + ", ") + "shard " +
+                        options.shard.text() + " of " + std::to_string(m.cases.size()) + " cases)");
+  return names;
+}
 
 Report run_suite_directory(Implementation& impl, const std::string& suite_dir, const SuiteRunOptions& options) {
   const SuiteManifest m = read_manifest(suite_dir);
+  const std::vector<std::string> names = selected_cases(m, options);
+  verify_case_files(suite_dir, m, names);
+  const OutputSelection outputs = options.outputs ? *options.outputs : OutputSelection(m.outputs);
   Report r;
   r.suite = suite_dir;
   r.implementation = impl.name();
   r.dtype = m.dtype;
+  r.outputs = outputs.text();
+  r.shard = options.shard.whole() ? "" : options.shard.text();
+  r.suite_cases = m.cases.size();
+  r.suite_identity = suite_identity(m.suite, m.dtype, m.seed, m.cases);
   const auto start = std::chrono::steady_clock::now();
-  Progress progress(options.progress, impl.name(), {}, m.cases.size());
-  for (std::size_t i = 0; i < m.cases.size(); ++i) {
-    const std::string& name = m.cases[i];
+  Progress progress(options.progress, impl.name(), {}, names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    std::variant<Case, CaseVerdict> loaded = load_case(suite_dir, names[i]);
     CaseVerdict v;
-    try {
-      const Case c = read_case(case_path(suite_dir, name));
-      if (c.name() != name)
-        v = unreadable_case(name, "its metadata 'case' is '" + c.name() + "', not its file name");
-      else
-        v = run_case(impl, c, options.judge, options.results_dir);
+    if (auto* bad = std::get_if<CaseVerdict>(&loaded)) {
+      v = std::move(*bad);
+    } else {
+      const Case& c = std::get<Case>(loaded);
       if (r.dtype.empty()) r.dtype = std::string(dtype_label(c.spec().dtype));
-    } catch (const io::FileError& e) {
-      v = unreadable_case(name, e.what());
+      if (outputs.judged(c.spec()).empty()) {
+        r.not_judged_cases.push_back(names[i]);
+        progress.done(i, names[i], "not judged (none of its outputs is in --outputs " + outputs.text() + ")");
+        continue;
+      }
+      v = run_case(impl, c, case_options(options, outputs));
     }
-    progress.done(i, name, note_of(v));
+    progress.done(i, names[i], note_of(v));
     r.cases.push_back(std::move(v));
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -174,13 +167,21 @@ Report run_suite_directory(Implementation& impl, const std::string& suite_dir, c
 }
 
 Report run_cases(Implementation& impl, const std::vector<Case>& cases, const SuiteRunOptions& options) {
+  const OutputSelection outputs = options.outputs.value_or(OutputSelection{});
   Report r;
   r.implementation = impl.name();
+  r.outputs = outputs.text();
+  r.shard = options.shard.whole() ? "" : options.shard.text();
   if (!cases.empty()) r.dtype = std::string(dtype_label(cases.front().spec().dtype));
   const auto start = std::chrono::steady_clock::now();
   Progress progress(options.progress, impl.name(), {}, cases.size());
   for (std::size_t i = 0; i < cases.size(); ++i) {
-    CaseVerdict v = run_case(impl, cases[i], options.judge, options.results_dir);
+    if (outputs.judged(cases[i].spec()).empty()) {
+      r.not_judged_cases.push_back(cases[i].name());
+      progress.done(i, cases[i].name(), "not judged (none of its outputs is in --outputs " + outputs.text() + ")");
+      continue;
+    }
+    CaseVerdict v = run_case(impl, cases[i], case_options(options, outputs));
     progress.done(i, cases[i].name(), note_of(v));
     r.cases.push_back(std::move(v));
   }

@@ -7,6 +7,8 @@
 #include <iostream>
 
 #include "arguments.hpp"
+#include "command_options.hpp"
+#include "heartbeat.hpp"
 #include "path/backward.hpp"
 #include "path/decode.hpp"
 #include "path/forward.hpp"
@@ -14,19 +16,23 @@
 
 namespace pathcheck {
 
-const char* const eval_usage =
-    "pathcheck eval --in CASE.safetensors --out RESULT.safetensors\n"
-    "               [--oracle naive|ut|blockwise] [--block N] [--precision double|quad|mp100]\n"
-    "               [--decode [--prefill N]] [--force]\n"
-    "  Reads q, k, v, w, beta (optional g, cu_seqlens; metadata scale, gate_convention) and writes\n"
-    "  o [B,T,HQ,Dv] and lse [B,T,HQ] in f64. An existing RESULT is kept unless --force is given;\n"
-    "  the input file is never written.\n"
-    "  When CASE holds `do` [B,T,HQ,Dv], also writes the gradients of sum(do * o): dq, dk, dv, dw,\n"
-    "  dbeta and (when g is given) dg, by the closed-form backward.\n"
-    "  --decode: runs each sequence token by token through the key cache; o and lse are every\n"
-    "  step's outputs, and k_cache [B,T,H,D] is each sequence's cache after its last token.\n"
-    "  --prefill N: the first N tokens of each sequence go into the cache by prefill (suffix products,\n"
-    "  block size --block); their outputs come from the forward oracle.\n";
+CommandLine eval_command_line() {
+  return CommandLine("pathcheck eval --in CASE.safetensors --out RESULT.safetensors [options]",
+                     "Evaluates an oracle on the inputs of a file (q, k, v, w, beta; optional g, cu_seqlens; metadata "
+                     "scale, gate_convention) and writes o [B,T,HQ,Dv] and lse [B,T,HQ] in f64. When the file holds "
+                     "`do` [B,T,HQ,Dv], also the gradients of sum(do * o): dq, dk, dv, dw, dbeta and (gated) dg, by "
+                     "the closed-form backward. A conformance case file is a valid input.")
+      .option("--in", "CASE", "the input file (never written)")
+      .option("--out", "RESULT", "the output file (an existing one is kept unless --force)")
+      .option("--oracle", "ALG", "naive, ut or blockwise (default blockwise)")
+      .option("--block", "N", "block size of the blockwise oracle and of prefill (default 64)")
+      .option("--precision", "P", "double (default), quad or mp100 (about 100 digits; minutes for T in the hundreds)")
+      .flag("--decode", "run each sequence token by token through the key cache; also writes k_cache [B,T,H,D]")
+      .option("--prefill", "N", "with --decode: the first N tokens of each sequence go into the cache by prefill")
+      .flag("--force", kForceHelp)
+      .flag("--quiet", "no progress lines")
+      .footer("Exit status: 0 written, 1 a bad input file (named with the tensor and the problem), 2 a bad command line.");
+}
 
 namespace {
 
@@ -158,10 +164,13 @@ void refuse_overwriting_input(const std::string& in, const std::string& out) {
 }  // namespace
 
 int run_eval(const std::vector<std::string>& args) {
-  const Arguments a(args, {"--in", "--out", "--oracle", "--block", "--precision", "--prefill"}, {"--force", "--decode"});
+  const Arguments a = eval_command_line().parse(args);
   const std::string in = a.required("--in"), out = a.required("--out");
   const EvalSettings s = settings_from(a);
   refuse_overwriting_input(in, out);
+  std::error_code ec;
+  if (std::filesystem::exists(out, ec) && !a.has("--force"))  // before minutes of arithmetic, not after
+    throw path::io::FileError(out + ": already exists; use --force to replace it");
   const path::io::TensorFile file = path::io::read_safetensors(in);
   const path::io::CaseInputs inputs = path::io::read_problem(file);
   const path::Shape& sh = inputs.problem.shape;
@@ -169,7 +178,15 @@ int run_eval(const std::vector<std::string>& args) {
     throw UsageError("--prefill: " + std::to_string(s.prefill) + " tokens exceed the sequence length T = " +
                      std::to_string(sh.T) + " of " + in);
   const std::vector<double>* dO = output_gradient(file, inputs.problem);
-  const Outputs r = evaluate(inputs.problem, s, dO);
+  Outputs r;
+  {
+    // mp100 takes minutes on a few hundred tokens: say what runs, and that it still does.
+    Heartbeat beat(a.has("--quiet") ? nullptr : &std::cerr,
+                   "pathcheck eval: " + std::string(s.decode ? "decode" : "forward") + (dO ? " and backward" : "") +
+                       " at " + s.precision + " (T=" + std::to_string(sh.T) + ", HQ=" + std::to_string(sh.HQ) +
+                       ", D=" + std::to_string(sh.D) + ")");
+    r = evaluate(inputs.problem, s, dO);
+  }
   path::io::write_safetensors(out, result_file(r, inputs.problem, s, in), a.has("--force"));
   std::cout << "pathcheck eval: " << in << " -> " << out << " (" << (s.decode ? "decode, " : "") << "oracle "
             << path::to_string(s.options.algorithm) << ", precision " << s.precision << (dO ? ", gradients" : "")

@@ -1,93 +1,93 @@
-// pathcheck gen: writes a conformance suite (one case file per case and suite.json).
+// pathcheck gen: writes a conformance suite: one case file per case, then the manifest with their
+// digests, last (an interrupted gen leaves no suite; rerunning it resumes: gen_directory.hpp).
 #include "gen_command.hpp"
 
-#include <cmath>
-#include <cstdlib>
-#include <filesystem>
+#include <algorithm>
 #include <iostream>
 #include <thread>
 
 #include "arguments.hpp"
+#include "builtin_suite.hpp"
+#include "command_options.hpp"
+#include "gen_directory.hpp"
+#include "path/conformance/manifest.hpp"
 #include "path/conformance/progress.hpp"
-#include "path/conformance/runner.hpp"
 #include "path/conformance/suite.hpp"
 
 namespace pathcheck {
 
-const char* const gen_usage =
-    "pathcheck gen --suite quick|standard|full --dtype bf16|fp16|fp32 --out DIR\n"
-    "              [--seed S] [--jobs N] [--c C] [--floor-ulps F] [--only A,B] [--force] [--quiet]\n"
-    "  Writes one case file per case (inputs, do, expected outputs from the mp100 oracle, baseline\n"
-    "  errors and tolerances) and DIR/suite.json. Inputs are random: the seed is printed (and stored\n"
-    "  in every case); --seed S reproduces a suite. --only A,B keeps the cases whose name contains A or B.\n"
-    "  A DIR that already holds a suite is kept unless --force is given. docs/conformance.md.\n";
+namespace pc = path::conformance;
 
-namespace {
-
-std::uint64_t parse_seed(const std::string& text) {
-  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 20)
-    throw UsageError("--seed: '" + text + "' is not a non-negative integer");
-  try {
-    return std::stoull(text);
-  } catch (const std::exception&) {
-    throw UsageError("--seed: '" + text + "' is out of range");
-  }
+CommandLine gen_command_line() {
+  return CommandLine("pathcheck gen --suite quick|standard|full --dtype bf16|fp16|fp32 --out DIR [options]",
+                     "Writes a conformance suite: one case file per case (inputs, do, expected outputs from the mp100 "
+                     "oracle, baseline errors and tolerances), then DIR/suite.json listing every case with its "
+                     "SHA-256. Inputs are random: the seed is printed and stored in every case; --seed S reproduces "
+                     "a suite byte for byte.")
+      .option("--suite", "NAME", "quick (23 small cases, seconds), standard (about a minute) or full (the campaign)")
+      .option("--dtype", "DTYPE", "input dtype of q, k, v, do: bf16, fp16 or fp32")
+      .option("--out", "DIR", "the suite folder (created; an existing suite is kept unless --force)")
+      .option("--seed", "S", "the suite seed (default: a fresh one, printed)")
+      .option("--jobs", "N", "cases built at a time (default: all cores)")
+      .option("--c", "C", "tolerance multiple of the baseline error (default 2, docs/tolerance.md)")
+      .option("--floor-ulps", "F", "tolerance floor in units of the output dtype (default 2)")
+      .option("--only", "A,B", "only the cases whose name contains A or B")
+      .option("--outputs", "LIST", "generate what judging these outputs needs (o,lse: no gradients, much faster)")
+      .option("--shard", "K/N", kShardHelp)
+      .flag("--force", "replace a suite (or an unfinished gen of other options) in DIR")
+      .flag("--quiet", "no progress lines")
+      .footer("An interrupted gen leaves no suite.json (so no run or validate accepts the folder); the same command "
+              "again resumes it, keeping the cases it finished. Sharded: each of N jobs writes its cases and "
+              "suite.K-of-N.json; the last to finish writes suite.json (docs/sharding.md).\n"
+              "Exit status: 0 written, 1 an error (named), 2 a bad command line. docs/conformance.md.");
 }
 
-
-}  // namespace
-
 int run_gen(const std::vector<std::string>& args) {
-  namespace fs = std::filesystem;
-  namespace pc = path::conformance;
-  const Arguments a(args, {"--suite", "--dtype", "--out", "--seed", "--jobs", "--c", "--floor-ulps", "--only"},
-                    {"--force", "--quiet"});
+  const Arguments a = gen_command_line().parse(args);
   const std::string suite = a.required("--suite");
   if (!pc::is_suite_name(suite)) throw UsageError("--suite: unknown suite '" + suite + "' (expected quick, standard or full)");
   const auto dtype = path::parse_input_dtype(a.required("--dtype"));
   if (!dtype) throw UsageError("--dtype: '" + a.required("--dtype") + "' (expected bf16, fp16 or fp32)");
   const std::string out = a.required("--out");
-  pc::BuildOptions options;
-  options.suite = suite;
-  options.suite_seed = a.has("--seed") ? parse_seed(a.required("--seed")) : pc::random_seed();
-  options.tolerance.c = a.positive_or("--c", 2.0);
-  options.tolerance.floor_ulps = a.positive_or("--floor-ulps", 2.0);
+  const pc::OutputSelection outputs = outputs_option(a).value_or(pc::OutputSelection{});
+  const pc::Shard shard = shard_option(a);
+  GenRequest request{suite, std::string(path::dtype_label(*dtype)), std::nullopt, a.positive_or("--c", 2.0),
+                     a.positive_or("--floor-ulps", 2.0), outputs.text(), {}, shard};
+  request.seed = seed_option(a);
   const long long jobs = a.integer_or("--jobs", std::max(1u, std::thread::hardware_concurrency()));
   if (jobs < 1 || jobs > 1024) throw UsageError("--jobs: must be in [1, 1024]");
+  const std::vector<pc::CaseSpec> specs = select_specs(suite, *dtype, only_option(a), outputs);
+  for (const pc::CaseSpec& s : specs) request.cases.push_back(s.name);
 
-  std::vector<pc::CaseSpec> specs = pc::suite_specs(suite, *dtype);
-  if (a.has("--only")) {
-    const std::string only = a.required("--only");
-    specs = pc::filter_specs(std::move(specs), only);
-    if (specs.empty()) throw UsageError("--only: no case of suite " + suite + " has '" + only + "' in its name");
-  }
+  const GenPlan plan = plan_generation(out, request, a.has("--force"));
+  pc::BuildOptions options;
+  options.suite = suite;
+  options.suite_seed = plan.seed;
+  options.tolerance.c = request.c;
+  options.tolerance.floor_ulps = request.floor_ulps;
+  std::cout << "pathcheck gen: suite " << suite << " (" << specs.size() << " cases"
+            << (shard.whole() ? "" : ", shard " + shard.text() + ": " + std::to_string(pc::shard_of(specs, shard).size()))
+            << "), dtype " << request.dtype << ", seed " << plan.seed << " -> " << out << "\n"
+            << "  reproduce with: pathcheck gen --suite " << suite << " --dtype " << request.dtype << " --seed " << plan.seed
+            << " --out DIR\n";
+  if (plan.kept) std::cout << "  resuming an interrupted gen: " << plan.kept << " cases already written are kept\n";
+  std::cout << std::flush;
 
-  std::error_code ec;
-  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) throw path::io::FileError(out + ": exists and is not a directory");
-  if (fs::exists(fs::path(out) / pc::kManifestName, ec) && !a.has("--force"))
-    throw path::io::FileError(out + ": already holds a suite (suite.json); use --force to replace it");
-  fs::create_directories(out, ec);
-  if (ec) throw path::io::FileError(out + ": cannot create directory: " + ec.message());
-
-  std::cout << "pathcheck gen: suite " << suite << " (" << specs.size() << " cases), dtype "
-            << path::dtype_label(*dtype) << ", seed " << options.suite_seed << " -> " << out << "\n"
-            << "  reproduce with: pathcheck gen --suite " << suite << " --dtype " << path::dtype_label(*dtype)
-            << " --seed " << options.suite_seed << " --out DIR\n"
-            << std::flush;
+  std::vector<pc::CaseSpec> todo;
+  for (const pc::CaseSpec& s : specs)
+    if (std::find(plan.to_build.begin(), plan.to_build.end(), s.name) != plan.to_build.end()) todo.push_back(s);
   std::vector<double> weights;
-  for (const pc::CaseSpec& s : specs) weights.push_back(pc::estimated_cost(s));
-  pc::Progress progress(a.has("--quiet") ? nullptr : &std::cerr, "gen", weights, specs.size());
-  pc::build_cases(specs, options, static_cast<unsigned>(jobs), [&](std::size_t i, pc::Case&& c) {
-    pc::write_case(pc::case_path(out, c.name()), c, a.has("--force"));
+  for (const pc::CaseSpec& s : todo) weights.push_back(pc::estimated_cost(s));
+  pc::Progress progress(a.has("--quiet") ? nullptr : &std::cerr, "gen", weights, todo.size());
+  // Our own unfinished files may be replaced; plan_generation refused anyone else's.
+  pc::build_cases(todo, options, static_cast<unsigned>(jobs), [&](std::size_t i, pc::Case&& c) {
+    pc::write_case(pc::case_path(out, c.name()), c, true);
     progress.done(i, c.name(), "");
   });
-  pc::SuiteManifest m;
-  m.suite = suite;
-  m.dtype = std::string(path::dtype_label(*dtype));
-  m.seed = options.suite_seed;
-  for (const pc::CaseSpec& s : specs) m.cases.push_back(s.name);
-  pc::write_manifest(out, m);
-  std::cout << "pathcheck gen: wrote " << specs.size() << " cases and suite.json in "
+  pc::SuiteManifest m{suite, request.dtype, plan.seed, outputs.names(), request.cases, {}, {}};
+  pc::write_manifest(out, m, shard);
+  remove_marker(out, shard);
+  std::cout << "pathcheck gen: wrote " << todo.size() << " cases and " << pc::manifest_path("", shard) << " in "
             << pc::format_duration(progress.elapsed_seconds()) << "\n";
   return 0;
 }

@@ -19,4 +19,24 @@ const path::conformance::Registry& implementations() {
   return registry;
 }
 
+namespace {
+
+bool is_cuda(const std::string& name) { return name == "cuda" || name.rfind("cuda-", 0) == 0; }
+
+}  // namespace
+
+std::string unavailable_reason(const std::string& name) {
+  if (!is_cuda(name)) return "";
+#if PATH_HAVE_CUDA_ADAPTER
+  return path::adapters::cuda_unavailable_reason();
+#else
+  return "this pathcheck was built without CUDA (no nvcc at configure time)";
+#endif
+}
+
+path::conformance::OutputSelection claimed_outputs(const std::string& name) {
+  if (is_cuda(name)) return path::conformance::OutputSelection::parse("o,lse");
+  return {};
+}
+
 }  // namespace pathcheck

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "arguments.hpp"
+
 namespace pathcheck {
 
 // A run this machine cannot do (an implementation whose device is absent): exit 1, with the reason.
@@ -11,11 +13,9 @@ class RunError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// pathcheck run --impl NAME [--suite DIR | --builtin quick|standard|full [--dtype D] [--seed S]]
-//               [--only A,B] [--results DIR] [--report-json F] [--junit F] [--c C] [--jobs N] [--quiet] [--list]
-// pathcheck run --impl-cmd 'CMD {suite} {results}' --suite DIR [--timeout S] [--results DIR] [--report-json F]
-//               [--junit F] [--c C] [--quiet]
+// pathcheck run --impl NAME [--suite DIR | --builtin quick|standard|full [--dtype D] [--seed S]] [options]
+// pathcheck run --impl-cmd 'CMD {suite} {results}' --suite DIR [options]            (--help)
+CommandLine run_command_line();
 int run_run(const std::vector<std::string>& args);
-extern const char* const run_usage;
 
 }  // namespace pathcheck

@@ -2,10 +2,12 @@
 #include <string>
 #include <vector>
 
+#include "arguments.hpp"
+
 namespace pathcheck {
 
-// pathcheck validate --suite DIR --results DIR [--report-json F] [--junit F] [--c C] [--quiet]
+// pathcheck validate --suite DIR --results DIR [options] (--help)
+CommandLine validate_command_line();
 int run_validate(const std::vector<std::string>& args);
-extern const char* const validate_usage;
 
 }  // namespace pathcheck

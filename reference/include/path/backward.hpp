@@ -63,7 +63,7 @@ void validate_output_gradient(const Problem<S>& p, const std::vector<S>& dO) {
     detail::reject("do", "has " + std::to_string(dO.size()) + " elements, the shape of o [B, T, HQ, Dv] = [" +
                              std::to_string(s.B) + ", " + std::to_string(s.T) + ", " + std::to_string(s.HQ) + ", " +
                              std::to_string(s.Dv) + "] requires " + std::to_string(s.o_size()));
-  detail::check_tensor("do", dO, s.o_size());
+  detail::check_tensor("do", dO, s.o_size(), {s.B, s.T, s.HQ, s.Dv});
 }
 
 template <class S>

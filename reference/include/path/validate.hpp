@@ -33,8 +33,24 @@ bool is_finite_scalar(const S& x) {
   }
 }
 
+// "[b, t, h, d] (flat i)": a tensor element as people index it ([B, T, heads, dim] layout).
+inline std::string element_text(std::size_t flat, const std::vector<index_t>& dims) {
+  std::vector<index_t> idx(dims.size(), 0);
+  std::size_t rest = flat;
+  for (std::size_t d = dims.size(); d-- > 0;) {
+    const auto n = static_cast<std::size_t>(dims[d] > 0 ? dims[d] : 1);
+    idx[d] = static_cast<index_t>(rest % n);
+    rest /= n;
+  }
+  std::string text = "[";
+  for (std::size_t d = 0; d < idx.size(); ++d) text += (d ? ", " : "") + std::to_string(idx[d]);
+  return text + "] (flat " + std::to_string(flat) + ")";
+}
+
+// dims: the tensor's shape, to name a bad element by its multi-index.
 template <class S>
-void check_tensor(const std::string& name, const std::vector<S>& values, std::size_t expected) {
+void check_tensor(const std::string& name, const std::vector<S>& values, std::size_t expected,
+                  const std::vector<index_t>& dims) {
   if (values.size() != expected) {
     std::ostringstream msg;
     msg << "has " << values.size() << " elements, the shape requires " << expected;
@@ -43,7 +59,7 @@ void check_tensor(const std::string& name, const std::vector<S>& values, std::si
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (!is_finite_scalar(values[i])) {
       std::ostringstream msg;
-      msg << "element " << i << " is not finite (NaN or Inf)";
+      msg << "element " << element_text(i, dims) << " is not finite (NaN or Inf)";
       reject(name, msg.str());
     }
   }
@@ -83,12 +99,12 @@ template <class S>
 void validate(const Problem<S>& p) {
   detail::check_shape(p.shape);
   const Shape& s = p.shape;
-  detail::check_tensor("q", p.q, s.q_size());
-  detail::check_tensor("k", p.k, s.k_size());
-  detail::check_tensor("v", p.v, s.v_size());
-  detail::check_tensor("w", p.w, s.k_size());
-  detail::check_tensor("beta", p.beta, s.beta_size());
-  if (p.has_gate()) detail::check_tensor("g", p.g, s.g_size());
+  detail::check_tensor("q", p.q, s.q_size(), {s.B, s.T, s.HQ, s.D});
+  detail::check_tensor("k", p.k, s.k_size(), {s.B, s.T, s.H, s.D});
+  detail::check_tensor("v", p.v, s.v_size(), {s.B, s.T, s.H, s.Dv});
+  detail::check_tensor("w", p.w, s.k_size(), {s.B, s.T, s.H, s.D});
+  detail::check_tensor("beta", p.beta, s.beta_size(), {s.B, s.T, s.H});
+  if (p.has_gate()) detail::check_tensor("g", p.g, s.g_size(), {s.B, s.T, s.HQ});
   if (!detail::is_finite_scalar(p.scale)) detail::reject("scale", "is not finite");
   detail::check_cu_seqlens(s, p.cu_seqlens);
 }

@@ -2,6 +2,7 @@
 // Judging results against a case (docs/tolerance.md), and the reports: a table for people,
 // JSON and JUnit XML for machines.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -29,6 +30,9 @@ struct OutputVerdict {
   double ratio = 0;      // error / (baseline + floor / c); pass <=> ratio <= c
   std::string problem;   // why it failed, in words ("" on a pass)
   std::optional<WorstElement> worst;
+  // Ratios of further criteria beside the global one, by name (for example a per-row criterion:
+  // {"row", 1.3}); each must be <= c for a pass. The reports show one column per name.
+  std::map<std::string, double> ratios;
 };
 
 struct CaseVerdict {
@@ -36,6 +40,7 @@ struct CaseVerdict {
   Verdict verdict = Verdict::fail;
   std::string problem;  // a failure of the case as a whole (unreadable result file, run error)
   std::vector<OutputVerdict> outputs;
+  std::vector<std::string> not_judged;  // outputs of the case left out by --outputs
   double seconds = 0;   // time the implementation took (run) or the judging took (validate)
 };
 
@@ -50,24 +55,42 @@ CaseVerdict failed_case(const Case& c, const std::string& problem);
 CaseVerdict skipped_case(const Case& c, const std::string& why);
 
 struct Report {
-  std::string command;         // "validate" or "run"
+  std::string command;         // "validate", "run", "check" or "merge"
   std::string suite;           // suite directory or name
   std::string implementation;  // implementation name or results directory
   std::string dtype;
   std::vector<CaseVerdict> cases;
   double seconds = 0;
+  // What part of the suite this report covers (selection.hpp): the outputs judged ("all" or
+  // "o,lse"), the shard ("K/N"; empty: every case) and the cases of the whole suite; cases
+  // with none of the selected outputs, which were not run.
+  std::string outputs = "all";
+  std::string shard;
+  std::size_t suite_cases = 0;
+  std::vector<std::string> not_judged_cases;
+  // manifest.hpp's suite_identity: the same for every shard of one suite (pathcheck merge).
+  std::string suite_identity;
 
   std::size_t count(Verdict v) const;
-  bool all_passed() const { return count(Verdict::fail) == 0 && count(Verdict::skip) == 0; }
+  // Every case judged passed, none skipped, and at least one was judged (nothing is no pass).
+  bool all_passed() const { return !cases.empty() && count(Verdict::fail) == 0 && count(Verdict::skip) == 0; }
 };
 
 // The table: one row per (case, output): case, output, error, baseline, tolerance, ratio, verdict;
-// under a failing row its problem and worst element; then a summary line.
+// under a failing row its problem and worst element; what was not judged; then a summary that
+// names the failing cases.
 void print_report(std::ostream& os, const Report& r);
+// What --outputs left out: "dq dk dv dw dbeta dg in 17 cases; k_cache in 4 cases" ("" for nothing).
+std::string not_judged_summary(const Report& r);
 std::string report_json(const Report& r);
+// Back from report_json's text (pathcheck merge); io::FileError naming `source` when malformed.
+Report report_from_json(const std::string& text, const std::string& source);
 std::string report_junit(const Report& r);
+// Several reports in one file (pathcheck check: one <testsuite> per implementation).
+std::string report_junit(const std::vector<Report>& reports, const std::string& name);
 
-// Writes text to a file (FileError naming it on failure).
-void write_text_file(const std::string& path, const std::string& text);
+// Writes text to a file through a temporary file renamed into place. An existing file is an
+// io::FileError unless `overwrite` (--force).
+void write_text_file(const std::string& path, const std::string& text, bool overwrite);
 
 }  // namespace path::conformance

@@ -3,7 +3,7 @@
 // <dir>/<case>.safetensors and puts its tensors with the expected names into the outputs (a missing
 // tensor is removed, so the judge reports it missing; a tensor of another shape replaces the
 // poisoned one, so the judge reports the shape). Throws io::FileError when the file is missing or
-// malformed.
+// malformed, or when it is a conformance case file rather than a result.
 #include <string>
 
 #include "path/conformance/implementation.hpp"
