@@ -22,23 +22,6 @@
 
 namespace pathcheck {
 
-const char* const fuzz_usage =
-    "pathcheck fuzz --impl NAME | --impl-cmd 'CMD {suite} {results}' [--seconds N] [--dtype bf16|fp16|fp32]\n"
-    "               [--outputs o,lse[,gradients][,k_cache]] [--seed S] [--out DIR] [--shard K/N]\n"
-    "               [--properties all|oracle,scale-v,...] [--oracle auto|mp100|f64] [--max-tokens N]\n"
-    "               [--head-dims 16,32,64,128] [--max-failures N] [--batch N] [--timeout S]\n"
-    "               [--report-json F] [--junit F] [--quiet]\n"
-    "  Generates random cases for N seconds (default 60): shapes (T = 1, primes, block multiples +-1,\n"
-    "  long), GQA, varlen with empty and length-1 sequences, gates, decode, gradients, beta near 0 and\n"
-    "  2, near-colinear and zero w, large logits; judges the implementation on each with a property\n"
-    "  (the oracle within the tolerance model, and the metamorphic ones: --properties, docs/fuzzing.md);\n"
-    "  shrinks every failure to a minimal case and saves it under DIR/failure-K/ (default\n"
-    "  ./pathcheck-fuzz-SEED; new or empty) as conformance case files with expected values from the\n"
-    "  mp100 oracle, which `pathcheck run` replays (the command is printed). An external program\n"
-    "  (--impl-cmd, as in pathcheck run) gets its cases in batches of --batch (default 16) tests, single\n"
-    "  cases while shrinking, --timeout S per run (default 600). Progress on stderr (cases/s, failures\n"
-    "  found). Exit 0 only if no case failed (and at least one was judged).\n";
-
 namespace {
 
 namespace pp = path::properties;
@@ -76,13 +59,41 @@ auto usage(const F& f) {
   }
 }
 
+CommandLine fuzz_command_line() {
+  return CommandLine("pathcheck fuzz --impl NAME | --impl-cmd 'CMD {suite} {results}' [options]",
+                     "Generates random cases for --seconds (shapes: T = 1, primes, block multiples +-1, long; GQA, "
+                     "varlen with empty and length-1 sequences, gates, decode, gradients, beta near 0 and 2, "
+                     "near-colinear and zero w, large logits) and judges the implementation on each with a property "
+                     "(the oracle within the tolerance model, and the metamorphic ones: docs/fuzzing.md). Every "
+                     "failure is shrunk to a minimal case and saved under --out/failure-K/ as conformance case files "
+                     "(expected values from the mp100 oracle) that `pathcheck run` replays; the command is printed. "
+                     "An external program gets its cases in batches, single cases while shrinking. Progress "
+                     "(cases/s, failures found) on stderr.")
+      .option("--impl", "NAME", "a built-in implementation (pathcheck run --list)")
+      .option("--impl-cmd", "'CMD {suite} {results}'", "an external program, as in pathcheck run")
+      .option("--seconds", "N", "how long to generate cases (default 60)")
+      .option("--dtype", "bf16|fp16|fp32", "the input dtype (default bf16)")
+      .option("--outputs", "o,lse[,gradients][,k_cache]", "what the implementation computes (default all)")
+      .option("--seed", "S", "the campaign's seed (default: random, printed)")
+      .option("--out", "DIR", "where reproducers go (default ./pathcheck-fuzz-SEED; new or empty)")
+      .option("--shard", "K/N", "this job's share of the seeds (a job array)")
+      .option("--properties", "all|oracle,scale-v,...", "which properties (docs/fuzzing.md)")
+      .option("--oracle", "auto|mp100|f64", "which oracle makes expected values (default auto)")
+      .option("--max-tokens", "N", "the longest case")
+      .option("--head-dims", "16,32,64,128", "the head dims to draw from")
+      .option("--max-failures", "N", "stop after N failures (default 1)")
+      .option("--batch", "N", "tests per external run (default 16)")
+      .option("--timeout", "S", "seconds per external run (default 600)")
+      .option("--report-json", "FILE", "also write the report as JSON (never overwritten)")
+      .option("--junit", "FILE", "also write the report as JUnit XML (never overwritten)")
+      .flag("--quiet", "no progress lines")
+      .footer("Exit status: 0 no case failed (and at least one was judged); 1 a failure; 2 a bad command line.");
+}
+
 }  // namespace
 
 int run_fuzz(const std::vector<std::string>& args) {
-  const Arguments a(args, {"--impl", "--impl-cmd", "--seconds", "--dtype", "--outputs", "--seed", "--out", "--shard",
-                           "--properties", "--oracle", "--max-tokens", "--head-dims", "--max-failures", "--batch",
-                           "--timeout", "--report-json", "--junit"},
-                    {"--quiet"});
+  const Arguments a = fuzz_command_line().parse(args);
   if (a.has("--impl") == a.has("--impl-cmd")) throw UsageError("give one of --impl NAME or --impl-cmd 'CMD {suite} {results}'");
   pp::CampaignOptions o;
   o.seconds = a.positive_or("--seconds", 60);
@@ -143,8 +154,8 @@ int run_fuzz(const std::vector<std::string>& args) {
             << std::flush;
   const pp::CampaignReport report = pp::run_campaign(*impl, o);
   pp::print_summary(std::cout, report);
-  if (a.has("--report-json")) path::conformance::write_text_file(a.required("--report-json"), pp::campaign_json(report));
-  if (a.has("--junit")) path::conformance::write_text_file(a.required("--junit"), pp::campaign_junit(report));
+  if (a.has("--report-json")) path::conformance::write_text_file(a.required("--report-json"), pp::campaign_json(report), false);
+  if (a.has("--junit")) path::conformance::write_text_file(a.required("--junit"), pp::campaign_junit(report), false);
   return report.passed() ? 0 : 1;
 }
 

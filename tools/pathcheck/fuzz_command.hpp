@@ -5,9 +5,8 @@
 namespace pathcheck {
 
 // pathcheck fuzz --impl NAME | --impl-cmd 'CMD {suite} {results}' [--seconds N] [--dtype D] [--outputs LIST]
-//                [--seed S] [--out DIR] [--shard K/N] ... (fuzz_usage). The campaign itself is
+//                [--seed S] [--out DIR] [--shard K/N] ... (--help). The campaign itself is
 // path::properties::run_campaign (properties/); this file only reads the command line.
 int run_fuzz(const std::vector<std::string>& args);
-extern const char* const fuzz_usage;
 
 }  // namespace pathcheck
