@@ -196,8 +196,8 @@ TEST_F(CliIntegrity, TheCaseReaderRefusesEditedMetadata) {
 TEST_F(CliIntegrity, AnInterruptedGenLeavesNoSuiteAndTheSameGenResumesIt) {
   const std::string dir = suite_->file("interrupted");
   fs::remove_all(dir);
-  // Largest first: q020 and q005 take most of the time, so the kill lands between cases.
-  const std::string args = "gen --quiet --suite quick --dtype fp16 --jobs 1 --only q020,q005,q021,q002,q000";
+  // Largest first: q005 (T = 65 with gradients) takes most of the time, so the kill lands between cases.
+  const std::string args = "gen --quiet --suite quick --dtype fp16 --jobs 1 --only q005,q021,q002,q000";
   FILE* p = popen(("'" + testing::pathcheck_binary() + "' " + args + " --out " + shq(dir) +
                    " >/dev/null 2>&1 & echo $!").c_str(), "r");
   ASSERT_NE(p, nullptr);
@@ -232,7 +232,7 @@ TEST_F(CliIntegrity, AnInterruptedGenLeavesNoSuiteAndTheSameGenResumesIt) {
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resuming an interrupted gen"), std::string::npos) << resumed.output;
   const SuiteManifest m = read_manifest(dir);
-  EXPECT_EQ(m.cases.size(), 5u);
+  EXPECT_EQ(m.cases.size(), 4u);
   const std::string fresh = suite_->file("uninterrupted");
   fs::remove_all(fresh);
   const auto again = run_pathcheck(args + " --seed " + std::to_string(m.seed) + " --out " + shq(fresh));

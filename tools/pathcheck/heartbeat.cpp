@@ -5,7 +5,8 @@
 namespace pathcheck {
 
 Heartbeat::Heartbeat(std::ostream* out, std::string what, std::chrono::seconds interval)
-    : out_(out), what_(std::move(what)), interval_(interval), start_(std::chrono::steady_clock::now()) {
+    : out_(out), what_(std::move(what)), interval_(interval), start_(std::chrono::steady_clock::now()),
+      exceptions_(std::uncaught_exceptions()) {
   if (!out_) return;
   *out_ << what_ << " ..." << std::endl;
   thread_ = std::thread([this] { beat(); });
@@ -28,7 +29,8 @@ Heartbeat::~Heartbeat() {
   wake_.notify_all();
   thread_.join();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  *out_ << what_ << ": done in " << path::conformance::format_duration(s) << std::endl;
+  const bool failed = std::uncaught_exceptions() > exceptions_;
+  *out_ << what_ << (failed ? ": stopped after " : ": done in ") << path::conformance::format_duration(s) << std::endl;
 }
 
 }  // namespace pathcheck

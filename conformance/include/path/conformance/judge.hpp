@@ -32,7 +32,7 @@ struct OutputVerdict {
   std::optional<WorstElement> worst;
   // Ratios of further criteria beside the global one, by name (for example a per-row criterion:
   // {"row", 1.3}); each must be <= c for a pass. The reports show one column per name.
-  std::map<std::string, double> ratios;
+  std::map<std::string, double> ratios{};
 };
 
 struct CaseVerdict {
@@ -40,8 +40,8 @@ struct CaseVerdict {
   Verdict verdict = Verdict::fail;
   std::string problem;  // a failure of the case as a whole (unreadable result file, run error)
   std::vector<OutputVerdict> outputs;
-  std::vector<std::string> not_judged;  // outputs of the case left out by --outputs
   double seconds = 0;   // time the implementation took (run) or the judging took (validate)
+  std::vector<std::string> not_judged{};  // outputs of the case left out by --outputs
 };
 
 struct JudgeOptions {
@@ -65,11 +65,13 @@ struct Report {
   // "o,lse"), the shard ("K/N"; empty: every case) and the cases of the whole suite; cases
   // with none of the selected outputs, which were not run.
   std::string outputs = "all";
-  std::string shard;
+  std::string shard{};
   std::size_t suite_cases = 0;
-  std::vector<std::string> not_judged_cases;
+  std::vector<std::string> not_judged_cases{};
   // manifest.hpp's suite_identity: the same for every shard of one suite (pathcheck merge).
-  std::string suite_identity;
+  // (These later members have default initializers, so that callers listing the earlier ones
+  // positionally, Report{"run", suite, name, dtype, cases, seconds}, compile without warnings.)
+  std::string suite_identity{};
 
   std::size_t count(Verdict v) const;
   // Every case judged passed, none skipped, and at least one was judged (nothing is no pass).
