@@ -118,10 +118,9 @@ void expect_gradients_close(const BackwardResult<double>& got, const BackwardRes
   if (!want.dg.empty()) expect_close(got.dg, want.dg, factor * b.dg, what + " dg");
 }
 
-std::vector<double> random_do(const Shape& s, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal;
+std::vector<double> random_do(const Shape& s, path::random::Rng& rng) {
   std::vector<double> dO(s.o_size());
-  for (double& x : dO) x = normal(rng);
+  for (double& x : dO) x = path::random::normal(rng);
   return dO;
 }
 

@@ -39,7 +39,7 @@ TEST(Sha256, PaddingBoundaries) {
 }
 
 TEST(Sha256, PiecewiseUpdatesEqualOneShot) {
-  std::mt19937_64 rng = testing::rng_for("Sha256.Piecewise");
+  auto rng = testing::rng_for("Sha256.Piecewise");
   for (int trial = 0; trial < 50; ++trial) {
     std::string bytes(rng() % 700, '\0');
     for (char& c : bytes) c = static_cast<char>(rng());
