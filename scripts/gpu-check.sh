@@ -15,10 +15,10 @@
 #   long        the long-sequence checks (path_gpu_long): forward and backward at T = 16K, forward
 #               and decode at 64K, each judged through the cuda adapter against the fp64 GPU oracle
 #   timing      the fp64 GPU oracle's forward at T = 16K and 64K (path_gpu_bench, CUDA events)
-# Logs under $OUT/logs (packed into $OUT/logs.tar.gz); a summary table last (also $OUT/summary.txt).
+# Logs packed into $OUT/logs.tar.gz after every phase; every result row is printed as it comes (ROW ...)
+# and appended to $OUT/summary.txt; the full table last (summary.txt is then replaced by it).
 #
 # Usage: scripts/gpu-check.sh [--phases LIST] [--prebuilt DIR] [--prebuild-only] [--jobs N]
-#                             [--unpacked-logs]
 #   --phases LIST    comma-separated subset of tests,sanitizers,pathcheck,long,timing (default: all)
 #   --prebuilt DIR   use the programs in DIR instead of building (also the automatic fallback when
 #                    the build fails and build-gpu-prebuilt/ exists)
@@ -32,10 +32,12 @@ ROOT=$PWD
 OUT=${OUT:-$ROOT/gpu-out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
-LOG=$OUT/logs
-rm -rf "$LOG" "$OUT/logs.tar.gz" "$OUT/ratios.txt"
+# The logs live outside $OUT and are packed into $OUT/logs.tar.gz after every phase: the device tool
+# returns only a few files from $OUT (environment.txt, summary.txt, ratios.txt, logs.tar.gz), and a
+# run cut short by its time limit still returns what the finished phases wrote.
+LOG=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check-logs.XXXXXX")/logs
+rm -rf "$OUT/logs" "$OUT/logs.tar.gz" "$OUT/ratios.txt" "$OUT/summary.txt"
 mkdir -p "$LOG"
-PACK_LOGS=1
 JOBS=""
 PREBUILT=""
 PREBUILD_ONLY=0
@@ -47,7 +49,6 @@ while [ $# -gt 0 ]; do
     --prebuilt) PREBUILT=$2; shift 2 ;;
     --prebuild-only) PREBUILD_ONLY=1; shift ;;
     --jobs) JOBS=$2; shift 2 ;;
-    --unpacked-logs) PACK_LOGS=0; shift ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -59,10 +60,15 @@ time_left() { echo $(( BUDGET - $(elapsed) )); }
 say() { echo "[gpu-check $(elapsed)s] $*"; }
 declare -a ROWS=()
 STATUS=0
-row() {  # row NAME RESULT DETAIL
-  ROWS+=("$(printf '%-30s %-6s %s' "$1" "$2" "$3")")
+row() {  # row NAME RESULT DETAIL: kept for the table, printed now, and appended to $OUT/summary.txt
+  local line
+  line=$(printf '%-30s %-6s %s' "$1" "$2" "$3")
+  ROWS+=("$line")
+  echo "ROW $line"
+  echo "$line" >> "$OUT/summary.txt"
   case "$2" in FAIL|ERROR) STATUS=1 ;; esac
 }
+pack_logs() { tar -czf "$OUT/logs.tar.gz.part" -C "$(dirname "$LOG")" logs 2>/dev/null && mv "$OUT/logs.tar.gz.part" "$OUT/logs.tar.gz"; }
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -202,6 +208,7 @@ else
       grep -E '^\[  FAILED  \]|CudaError' "$LOG/$t.log" | head -10
     done
     say "tests done"
+    pack_logs
   fi
 
   # ---------------------------------------------------------- sanitizers
@@ -240,6 +247,7 @@ else
         else row "$name" "FAIL" "rc=$rc ${summary}$([ $rc = 124 ] && echo ' TIMED OUT')"; fi
       done
       say "sanitizers done"
+      pack_logs
     fi
   fi
 
@@ -302,6 +310,7 @@ PY
     cat "$LOG/ratios.txt"
     cp "$LOG/ratios.txt" "$OUT/ratios.txt"
     row "ratio distribution" "INFO" "per dtype and output: ratios.txt (printed with this table)"
+    pack_logs
   fi
 
   # ---------------------------------------------------------- long sequences
@@ -320,8 +329,9 @@ PY
       name="long $1 T=$2 $3"
       if [ "$(time_left)" -lt 60 ]; then row "$name" "SKIP" "time budget"; continue; fi
       say "path_gpu_long $spec"
-      run_long $spec
+      LONG_TIMEOUT=$(( $(time_left) - 15 )) run_long $spec
       long_row $spec
+      pack_logs
     done
     for pid in "${LONG_PIDS[@]}"; do wait "$pid"; done
     for spec in "${LONG_BACKGROUND[@]}"; do long_row $spec; done
@@ -349,11 +359,7 @@ PY
 fi
 
 # ---------------------------------------------------------------- summary (last)
-LOGS_AT=$LOG
-if [ "$PACK_LOGS" = 1 ] && tar -czf "$OUT/logs.tar.gz" -C "$OUT" logs 2>/dev/null; then
-  rm -rf "$LOG"
-  LOGS_AT=$OUT/logs.tar.gz
-fi
+pack_logs
 {
   echo
   if [ -s "$OUT/ratios.txt" ]; then
@@ -363,7 +369,9 @@ fi
   echo "==== gpu-check summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(git rev-parse --short HEAD 2>/dev/null), $(elapsed)s, phases $PHASES) ===="
   printf '%-30s %-6s %s\n' "PHASE" "RESULT" "DETAIL"
   for r in "${ROWS[@]}"; do echo "$r"; done
-  echo "logs: $LOGS_AT"
+  echo "logs: $OUT/logs.tar.gz"
   [ $STATUS = 0 ] && echo "OVERALL: PASS" || echo "OVERALL: FAIL"
-} | tee "$OUT/summary.txt"
+} > "$OUT/summary.final"
+mv "$OUT/summary.final" "$OUT/summary.txt"
+cat "$OUT/summary.txt"
 exit $STATUS

@@ -767,5 +767,44 @@ TEST(HostOracleKeyCacheKernel, MatchesCpuDecode) {
   expect_close(got, decode(p, opt).k_cache, 2 * (L * (2 * D + 5) + D) * u * error_model::max_row_norm(p.k, s.D), "k_cache");
 }
 
+// ---------------------------------------------------------------------------------------------
+// A whole built-in suite through the kernel sources on the CPU (opt-in: minutes): PATH_HOST_SUITE=
+// quick|standard, PATH_HOST_DTYPE=bf16|fp16|fp32 (default bf16). Forward, gradient and decode cases
+// (varlen decode cases are skipped here: the host decode runner decodes batch rows only; the cuda
+// adapter runs them on the GPU). Every case is judged by the conformance judge; the seed is printed.
+TEST(HostSuite, EveryCasePassesThroughTheKernelSources) {
+  const char* suite = std::getenv("PATH_HOST_SUITE");
+  if (!suite) GTEST_SKIP() << "opt-in: PATH_HOST_SUITE=quick|standard [PATH_HOST_DTYPE=bf16|fp16|fp32]";
+  const char* dt = std::getenv("PATH_HOST_DTYPE");
+  const std::string dts = dt ? dt : "bf16";
+  const DType t = dts == "fp32" ? DType::F32 : dts == "fp16" ? DType::F16 : DType::BF16;
+  std::vector<conf::CaseSpec> specs;
+  for (const conf::CaseSpec& c : conf::suite_specs(suite, t))
+    if (!(c.mode == conf::Mode::decode && !c.cu_seqlens.empty())) specs.push_back(c);
+  std::vector<conf::Case> cases(specs.size());
+  conf::build_cases(specs, {std::string(suite), testing::session_seed(), {}, {}}, 2,
+                    [&](std::size_t i, conf::Case&& c) { cases[i] = std::move(c); });
+  for (const conf::Case& c : cases) {
+    conf::Outputs out;
+    if (c.spec().mode == conf::Mode::decode) {
+      out = t == DType::F32 ? run_decode_on_host<float>(c.input, 1)
+            : t == DType::F16 ? run_decode_on_host<__half>(c.input, 1)
+                              : run_decode_on_host<__nv_bfloat16>(c.input, 1);
+    } else if (c.spec().gradients) {
+      out = t == DType::F32 ? run_forward_backward_on_host<float>(c.input)
+            : t == DType::F16 ? run_forward_backward_on_host<__half>(c.input)
+                              : run_forward_backward_on_host<__nv_bfloat16>(c.input);
+    } else {
+      const ForwardResult<double> f = t == DType::F32 ? run_lowp_on_host<float>(c.input.problem)
+                                      : t == DType::F16 ? run_lowp_on_host<__half>(c.input.problem)
+                                                        : run_lowp_on_host<__nv_bfloat16>(c.input.problem);
+      out = conf::poisoned_outputs(c.spec());
+      conf::store_rounded(out.at("o"), f.o);
+      conf::store_rounded(out.at("lse"), f.lse);
+    }
+    expect_judged_pass(c, out, t, "host-shim kernels");
+  }
+}
+
 }  // namespace
 }  // namespace path

@@ -158,7 +158,95 @@ float gated(float raw, float scale, float gate_difference, bool fla) {
   return fla ? scale * (raw + gate_difference) : scale * raw + gate_difference;
 }
 
-// One row of the emulated softmax over the logits s[0..n) with values rows v(j) (emulate_forward).
+// The forward baseline's rows in parallel, in blocks of kRowBlock consecutive rows of one (sequence,
+// query head): each key's k, w, v is read once per block rather than once per row (at 64K a row's
+// sweep streams 50 MB, far more than any cache), while every row sees exactly the operations, in the
+// order, of emulate_forward's definition above. Rows of sequence positions >= rows_below are skipped
+// (decode steps' rows come from emulate_decode).
+constexpr index_t kRowBlock = 64;
+
+void emulate_forward_rows(const Problem<double>& p, const Fp32Inputs& f, DType prec, index_t rows_below, Values& out) {
+  const Shape& s = p.shape;
+  const bool fla = p.gate_convention == GateConvention::fla;
+  std::vector<double>& o = out["o"];
+  std::vector<double>& lse = out["lse"];
+  o.assign(s.o_size(), 0.0);
+  lse.assign(s.lse_size(), 0.0);
+  struct Block {
+    SequenceRange seq;
+    index_t hq, i0, i1;  // rows [i0, i1)
+  };
+  std::vector<Block> blocks;
+  for (const SequenceRange& r : sequences_of(s, p.cu_seqlens))
+    for (index_t hq = 0; hq < s.HQ; ++hq)
+      for (index_t i0 = 0; i0 < std::min(r.length, rows_below); i0 += kRowBlock)
+        blocks.push_back({r, hq, i0, std::min({i0 + kRowBlock, r.length, rows_below})});
+  // Largest blocks first, so that the long rows do not end up alone at the end.
+  std::sort(blocks.begin(), blocks.end(), [](const Block& a, const Block& b) { return a.i1 > b.i1; });
+  parallel_for(static_cast<index_t>(blocks.size()), [&](index_t n) {
+    const Block& blk = blocks[static_cast<std::size_t>(n)];
+    const SequenceRange& sq = blk.seq;
+    const index_t kv = s.kv_head_of(blk.hq), D = s.D, Dv = s.Dv, R = blk.i1 - blk.i0;
+    auto tok = [&](index_t t) { return sq.begin + t; };
+    std::vector<float> x(static_cast<std::size_t>(R * D));
+    std::vector<std::vector<float>> logits(static_cast<std::size_t>(R));
+    std::vector<float> Gi(static_cast<std::size_t>(R));
+    for (index_t r = 0; r < R; ++r) {
+      const index_t i = blk.i0 + r;
+      const std::size_t qi = flat_index(sq.batch, tok(i), blk.hq, 0, s.T, s.HQ, D);
+      std::copy(&f.q[qi], &f.q[qi] + D, &x[static_cast<std::size_t>(r * D)]);
+      logits[static_cast<std::size_t>(r)].resize(static_cast<std::size_t>(i + 1));
+      Gi[static_cast<std::size_t>(r)] = f.G[flat_index(sq.batch, tok(i), blk.hq, 0, s.T, s.HQ, 1)];
+    }
+    // Raw logits: row i sweeps j = i .. 0 (naive products in fp32).
+    for (index_t j = blk.i1 - 1; j >= 0; --j) {
+      const std::size_t kj = flat_index(sq.batch, tok(j), kv, 0, s.T, s.H, D);
+      const float beta = f.beta[flat_index(sq.batch, tok(j), kv, 0, s.T, s.H, 1)];
+      const float Gj = f.G[flat_index(sq.batch, tok(j), blk.hq, 0, s.T, s.HQ, 1)];
+      for (index_t r = std::max<index_t>(0, j - blk.i0); r < R; ++r) {
+        float* xr = &x[static_cast<std::size_t>(r * D)];
+        float dk = 0.0f, dw = 0.0f;
+        for (index_t d = 0; d < D; ++d) {
+          dk += f.k[kj + d] * xr[d];
+          dw += f.w[kj + d] * xr[d];
+        }
+        const float along = beta * dw;
+        for (index_t d = 0; d < D; ++d) xr[d] -= along * f.w[kj + d];
+        logits[static_cast<std::size_t>(r)][static_cast<std::size_t>(j)] = gated(dk, f.scale, Gi[static_cast<std::size_t>(r)] - Gj, fla);
+      }
+    }
+    // Softmax (emulate_forward: max, then p = exp(s - m) summed in order j = 0 .. i, p rounded to the
+    // input type before the fp32 P*V sum, o = round(acc / l), lse = m + log l).
+    std::vector<float> m(static_cast<std::size_t>(R)), l(static_cast<std::size_t>(R), 0.0f),
+        acc(static_cast<std::size_t>(R * Dv), 0.0f);
+    for (index_t r = 0; r < R; ++r) {
+      const std::vector<float>& sr = logits[static_cast<std::size_t>(r)];
+      float mr = sr[0];
+      for (std::size_t j = 1; j < sr.size(); ++j) mr = std::max(mr, sr[j]);
+      m[static_cast<std::size_t>(r)] = mr;
+    }
+    for (index_t j = 0; j < blk.i1; ++j) {
+      const float* vj = &f.v[flat_index(sq.batch, tok(j), kv, 0, s.T, s.H, Dv)];
+      for (index_t r = std::max<index_t>(0, j - blk.i0); r < R; ++r) {
+        const float pr = std::exp(logits[static_cast<std::size_t>(r)][static_cast<std::size_t>(j)] - m[static_cast<std::size_t>(r)]);
+        l[static_cast<std::size_t>(r)] += pr;
+        const float pq = static_cast<float>(round_to(pr, prec));
+        float* ar = &acc[static_cast<std::size_t>(r * Dv)];
+        for (index_t d = 0; d < Dv; ++d) ar[d] += pq * vj[d];
+      }
+    }
+    for (index_t r = 0; r < R; ++r) {
+      const index_t i = blk.i0 + r;
+      for (index_t d = 0; d < Dv; ++d)
+        o[flat_index(sq.batch, tok(i), blk.hq, d, s.T, s.HQ, Dv)] =
+            round_to(acc[static_cast<std::size_t>(r * Dv + d)] / l[static_cast<std::size_t>(r)], prec);
+      lse[flat_index(sq.batch, tok(i), blk.hq, 0, s.T, s.HQ, 1)] =
+          m[static_cast<std::size_t>(r)] + std::log(l[static_cast<std::size_t>(r)]);
+    }
+  });
+}
+
+// One row of the emulated softmax over the logits s[0..n) with values rows value(j) (emulate_forward).
 template <class ValueRow>
 void softmax_row(const std::vector<float>& s, index_t n, ValueRow&& value, index_t Dv, DType prec, double* o,
                  double* lse) {
@@ -175,50 +263,6 @@ void softmax_row(const std::vector<float>& s, index_t n, ValueRow&& value, index
   }
   for (index_t d = 0; d < Dv; ++d) o[d] = round_to(acc[d] / l, prec);
   *lse = m + std::log(l);
-}
-
-// The forward baseline's rows, every row of every (sequence, query head), in parallel. Rows of
-// sequence positions >= `rows_below` are skipped (decode steps' rows come from emulate_decode).
-void emulate_forward_rows(const Problem<double>& p, const Fp32Inputs& f, DType prec, index_t rows_below, Values& out) {
-  const Shape& s = p.shape;
-  const bool fla = p.gate_convention == GateConvention::fla;
-  std::vector<double>& o = out["o"];
-  std::vector<double>& lse = out["lse"];
-  o.assign(s.o_size(), 0.0);
-  lse.assign(s.lse_size(), 0.0);
-  struct Row {
-    SequenceRange seq;
-    index_t hq, i;
-  };
-  std::vector<Row> rows;
-  for (const SequenceRange& r : sequences_of(s, p.cu_seqlens))
-    for (index_t hq = 0; hq < s.HQ; ++hq)
-      for (index_t i = 0; i < std::min(r.length, rows_below); ++i) rows.push_back({r, hq, i});
-  parallel_for(static_cast<index_t>(rows.size()), [&](index_t n) {
-    const Row& r = rows[static_cast<std::size_t>(n)];
-    const index_t kv = s.kv_head_of(r.hq), D = s.D;
-    const std::size_t qi = flat_index(r.seq.batch, r.seq.begin + r.i, r.hq, 0, s.T, s.HQ, D);
-    std::vector<float> x(f.q.begin() + static_cast<std::ptrdiff_t>(qi), f.q.begin() + static_cast<std::ptrdiff_t>(qi + D));
-    std::vector<float> logits(static_cast<std::size_t>(r.i + 1));
-    const float Gi = f.G[flat_index(r.seq.batch, r.seq.begin + r.i, r.hq, 0, s.T, s.HQ, 1)];
-    for (index_t j = r.i; j >= 0; --j) {
-      const std::size_t kj = flat_index(r.seq.batch, r.seq.begin + j, kv, 0, s.T, s.H, D);
-      float dk = 0.0f, dw = 0.0f;
-      for (index_t d = 0; d < D; ++d) {
-        dk += f.k[kj + d] * x[d];
-        dw += f.w[kj + d] * x[d];
-      }
-      const float along = f.beta[flat_index(r.seq.batch, r.seq.begin + j, kv, 0, s.T, s.H, 1)] * dw;
-      for (index_t d = 0; d < D; ++d) x[d] -= along * f.w[kj + d];
-      const float Gj = f.G[flat_index(r.seq.batch, r.seq.begin + j, r.hq, 0, s.T, s.HQ, 1)];
-      logits[static_cast<std::size_t>(j)] = gated(dk, f.scale, Gi - Gj, fla);
-    }
-    softmax_row(
-        logits, r.i + 1,
-        [&](index_t j) { return &f.v[flat_index(r.seq.batch, r.seq.begin + j, kv, 0, s.T, s.H, s.Dv)]; }, s.Dv, prec,
-        &o[flat_index(r.seq.batch, r.seq.begin + r.i, r.hq, 0, s.T, s.HQ, s.Dv)],
-        &lse[flat_index(r.seq.batch, r.seq.begin + r.i, r.hq, 0, s.T, s.HQ, 1)]);
-  });
 }
 
 // The decode baseline (emulated_decode's definition), one sequence per batch row (no varlen here).
@@ -246,12 +290,18 @@ void emulate_decode(const Problem<double>& p, const Fp32Inputs& f, DType prec, i
         const float along = beta_of(t) * dw;
         for (index_t d = 0; d < D; ++d) x[d] -= along * w[d];
       };
-      parallel_for(prefill, [&](index_t j) {  // prefill: fp32 carry, rounded once
-        float* x = key(j);
-        const float* kj = &f.k[flat_index(b, j, h, 0, s.T, s.H, D)];
-        std::copy(kj, kj + D, x);
-        for (index_t t = j + 1; t < prefill; ++t) apply(x, t);
-        for (index_t d = 0; d < D; ++d) x[d] = static_cast<float>(round_to(x[d], prec));
+      // Prefill: each key carried in fp32 through H_{j+1} .. H_{P-1}, then rounded once. In blocks
+      // of kRowBlock keys, so that each w_t is read once per block (the same operations per key).
+      parallel_for((prefill + kRowBlock - 1) / kRowBlock, [&](index_t blk) {
+        const index_t j0 = blk * kRowBlock, j1 = std::min(prefill, j0 + kRowBlock);
+        for (index_t j = j0; j < j1; ++j) {
+          const float* kj = &f.k[flat_index(b, j, h, 0, s.T, s.H, D)];
+          std::copy(kj, kj + D, key(j));
+        }
+        for (index_t t = j0 + 1; t < prefill; ++t)
+          for (index_t j = j0; j < std::min(j1, t); ++j) apply(key(j), t);
+        for (index_t j = j0; j < j1; ++j)
+          for (index_t d = 0; d < D; ++d) key(j)[d] = static_cast<float>(round_to(key(j)[d], prec));
       });
       for (index_t t = prefill; t < s.T; ++t) {  // one step per token
         parallel_for(t, [&](index_t j) {

@@ -29,6 +29,7 @@
 //   finish kernels: dw_t = -beta_t (G_t + G_t^T) w_t, dbeta_t = -w_t^T G_t w_t (12), the outputs
 //       rounded to their dtypes, dg_t = c sum_{i >= t} dG_i (6).
 //
+// Every dot product is compensated (lowp_math::group_dot, Dot2).
 // Sums over the keys of other blocks (dq_t, dG_t, G w) and over the query heads of a GQA group (dk,
 // dv, dw, dbeta) are float atomicAdds into zeroed fp32 accumulators; within a block, the tile's
 // per-query sums go through shared-memory atomics first, then one global atomic per element.
@@ -66,8 +67,6 @@ constexpr int kThreads = kLanes * kKeysPerBlock;       // 128: whole warps
 constexpr std::size_t kSharedBudget = 48 * 1024;       // no opt-in needed below this
 constexpr int kMaxTile = 32;
 static_assert(32 % kLanes == 0 && kThreads % 32 == 0, "a key group must not straddle warps");
-
-__device__ __forceinline__ float group_sum(float v) { return kernel_support::lane_group_sum<kLanes>(v); }
 
 // Element (t, j), j <= t, of a packed causal array (row t holds j = 0..t).
 __device__ __forceinline__ i64 packed_at(i64 t, i64 j) { return t * (t + 1) / 2 + j; }
@@ -121,16 +120,21 @@ __global__ void __launch_bounds__(kThreads) logits_kernel(BackwardKernelArgs a, 
   float* const gs = bs + KT;                                // [KT] G_j
 
   const i64 row_i = s.batch * a.T + s.begin + (active ? i : 0);
-  float x[CAP], dOi[CAP];
-  float delta = 0.0f;
+  float x[CAP], dOi[CAP], oi[CAP];
   PATH_UNROLL
   for (int e = 0; e < CAP; ++e) {
     const int d = lane + e * kLanes;
     x[e] = (active && d < D) ? to_acc(q[(row_i * a.HQ + hq) * D + d]) : 0.0f;
     dOi[e] = (active && d < Dv) ? to_acc(dO[(row_i * a.HQ + hq) * Dv + d]) : 0.0f;
-    if (active && d < Dv) delta = fma(dOi[e], to_acc(o[(row_i * a.HQ + hq) * Dv + d]), delta);
+    oi[e] = (active && d < Dv) ? to_acc(o[(row_i * a.HQ + hq) * Dv + d]) : 0.0f;
   }
-  delta = group_sum(delta);  // Delta_i = dO_i . o_i (FlashAttention's D_i)
+  // Delta_i = dO_i . o_i (FlashAttention's D_i), computed exactly as dP_ij = dO_i . v_j below, so that
+  // dP - Delta is exactly 0 where o_i = v_j (a single key).
+  float delta_hi = 0.0f, delta_lo = 0.0f;
+  PATH_UNROLL
+  for (int e = 0; e < CAP; ++e)
+    if (e * kLanes < VP) lowp_math::dot2_add(oi[e], dOi[e], delta_hi, delta_lo);
+  const float delta = lowp_math::group_dot2<kLanes>(delta_hi, delta_lo);
   const float lse_i = active ? a.lse[row_i * a.HQ + hq] : 0.0f;
   const float Gi = (a.G && active) ? a.G[row_i * a.HQ + hq] : 0.0f;
   const float scale = a.scale;
@@ -160,14 +164,9 @@ __global__ void __launch_bounds__(kThreads) logits_kernel(BackwardKernelArgs a, 
       const i64 j = j0 + r;
       const bool valid = active && j <= i;
       const float raw = lowp_math::query_step<kLanes, CAP>(x, ks + r * DP, ws + r * DP, bs[r], lane, DP, valid);
-      const float* vr = vs + r * VP;
-      float dp = 0.0f;
-      PATH_UNROLL
-      for (int e = 0; e < CAP; ++e)
-        if (e * kLanes < VP) dp = fma(vr[lane + e * kLanes], dOi[e], dp);
-      dp = group_sum(dp);  // dP_ij = dO_i . v_j
+      const float dp = lowp_math::group_dot<kLanes>(dOi, vs + r * VP, lane, VP);  // dP_ij = dO_i . v_j
       if (valid) {
-        const float P = expf(gated_logit(raw, scale, Gi - gs[r], a.gate_fla) - lse_i);
+        const float P = lowp_math::exp_rn(gated_logit(raw, scale, Gi - gs[r], a.gate_fla) - lse_i);
         const float drv = scale * (P * (dp - delta));  // dr = scale dS in both conventions (4)
         dG_query += drv;
         if (lane == 0) {
@@ -241,11 +240,7 @@ __global__ void __launch_bounds__(kThreads) cache_up_kernel(BackwardKernelArgs a
       const float* wr = ws + r * DP;
       const float* dor = dos + r * VP;
       // H_t on the cached key (t > j): a_{j,t+1} = a_{j,t} - beta_t (a_{j,t} . w_t) w_t.
-      float pw = 0.0f;
-      PATH_UNROLL
-      for (int e = 0; e < CAP; ++e)
-        if (e * kLanes < DP) pw = fma(x[e], wr[lane + e * kLanes], pw);
-      pw = group_sum(pw);
+      const float pw = lowp_math::group_dot<kLanes>(x, wr, lane, DP);
       if (active && t > j) {
         const float along = bs[r] * pw;
         PATH_UNROLL
@@ -335,11 +330,7 @@ __global__ void __launch_bounds__(kThreads) queries_down_kernel(BackwardKernelAr
       const i64 t = t0 + r, u = t + 1;
       if (u < L) {  // uniform: c holds c_{j,u}
         const float* wr = wn + r * DP;
-        float pc = 0.0f;
-        PATH_UNROLL
-        for (int e = 0; e < CAP; ++e)
-          if (e * kLanes < DP) pc = fma(c[e], wr[lane + e * kLanes], pc);
-        pc = group_sum(pc);
+        const float pc = lowp_math::group_dot<kLanes>(c, wr, lane, DP);
         if (active && j <= t) {
           const float awv = aw[packed_at(u, j)];
           const float along = bn[r] * pc;

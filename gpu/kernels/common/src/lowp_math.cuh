@@ -56,6 +56,73 @@ __device__ __forceinline__ float gated_logit(float raw, float scale, float gate_
   return fla ? scale * (raw + gate_difference) : scale * raw + gate_difference;
 }
 
+// exp and log of fp32 values, correctly rounded to fp32 (evaluated in double, then rounded once; a
+// double rounding can differ from the correct one only when the exact value lies within 2^-53 of a
+// midpoint between floats). The same-precision baseline's std::exp and std::log on the CPU are
+// correctly rounded too; CUDA's expf and logf err by up to 2 and 1 units, and in rows with few keys
+// that error is most of lse's (docs/gpu.md: the lse ratio of 8.4 the first GPU run showed).
+__device__ __forceinline__ float exp_rn(float x) { return static_cast<float>(exp(static_cast<double>(x))); }
+__device__ __forceinline__ float log_rn(float x) { return static_cast<float>(log(static_cast<double>(x))); }
+
+// Compensated dot products (Ogita, Rump and Oishi's Dot2, "Accurate sum and dot product", 2005): each
+// product split exactly into p + e (TwoProduct with one fma), each sum into s + e (Knuth's TwoSum), the
+// error terms summed alongside; the result is as accurate as if computed in twice the working
+// precision and then rounded. All fp32 operations. The kernels use it for every dot product: a plain
+// fp32 dot of D terms errs by up to D units of the terms' magnitude, and when the terms cancel (large
+// logits, a logit of a single key) that is many units of the result, more than the same-precision
+// baseline may happen to make (docs/gpu.md); Dot2 leaves about one rounding of the result.
+__device__ __forceinline__ float product_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fmul_rn(a, b);  // never contracted into an fma: TwoProduct needs the rounded product
+#else
+  return a * b;
+#endif
+}
+
+// s + e == a + b exactly, s = fl(a + b).
+__device__ __forceinline__ void two_sum(float a, float b, float& s, float& e) {
+  s = a + b;
+  const float z = s - a;
+  e = (a - (s - z)) + (b - z);
+}
+
+// (hi, lo) += a * b.
+__device__ __forceinline__ void dot2_add(float a, float b, float& hi, float& lo) {
+  const float p = product_rn(a, b);
+  const float ep = fma(a, b, -p);
+  float s, es;
+  two_sum(hi, p, s, es);
+  hi = s;
+  lo += ep + es;
+}
+
+// The lane group's (hi, lo) pairs summed by a butterfly (every lane ends with the same bits: TwoSum's
+// (s, e) is unique for the unordered pair), rounded once.
+template <int Lanes>
+__device__ __forceinline__ float group_dot2(float hi, float lo) {
+  static_assert(Lanes >= 1 && 32 % Lanes == 0, "a lane group must not straddle warps");
+  PATH_UNROLL
+  for (int off = Lanes / 2; off > 0; off /= 2) {
+    const float h2 = __shfl_xor_sync(0xffffffffu, hi, off), l2 = __shfl_xor_sync(0xffffffffu, lo, off);
+    float s, e;
+    two_sum(hi, h2, s, e);
+    hi = s;
+    lo = (lo + l2) + e;
+  }
+  return hi + lo;
+}
+
+// The dot product of a vector carried by the lane group (components lane + e Lanes of x) with a
+// staged row r (zero padded to P), compensated.
+template <int Lanes, int CAP>
+__device__ __forceinline__ float group_dot(const float (&x)[CAP], const float* r, int lane, int P) {
+  float hi = 0.0f, lo = 0.0f;
+  PATH_UNROLL
+  for (int e = 0; e < CAP; ++e)
+    if (e * Lanes < P) dot2_add(r[lane + e * Lanes], x[e], hi, lo);
+  return group_dot2<Lanes>(hi, lo);
+}
+
 // One step of the query sweep (docs/algorithms.md section 2) for the query carried by this group of
 // Lanes lanes (lane l holds components l, l + Lanes, ... of x = H_{j+1} ... H_i q_i; kr and wr are key
 // j's k and w, zero padded to DP): returns the raw logit r_ij = k_j . x and, when `apply`, replaces x
@@ -66,16 +133,8 @@ __device__ __forceinline__ float gated_logit(float raw, float scale, float gate_
 template <int Lanes, int CAP>
 __device__ __forceinline__ float query_step(float (&x)[CAP], const float* kr, const float* wr, float beta, int lane,
                                             int DP, bool apply) {
-  float dk = 0.0f, dw = 0.0f;
-  PATH_UNROLL
-  for (int e = 0; e < CAP; ++e) {
-    if (e * Lanes < DP) {
-      dk = fma(kr[lane + e * Lanes], x[e], dk);
-      dw = fma(wr[lane + e * Lanes], x[e], dw);
-    }
-  }
-  dk = kernel_support::lane_group_sum<Lanes>(dk);
-  dw = kernel_support::lane_group_sum<Lanes>(dw);
+  const float dk = group_dot<Lanes>(x, kr, lane, DP);
+  const float dw = group_dot<Lanes>(x, wr, lane, DP);
   if (apply) {
     const float along = beta * dw;
     PATH_UNROLL

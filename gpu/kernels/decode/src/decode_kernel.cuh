@@ -5,7 +5,9 @@
 // w, beta, g in fp32, fp32 arithmetic; the cache's keys and values in the input type, its gates
 // in fp32. As in the forward, each vector (a query, a key, a row of a suffix product) is carried by
 // kLanes lanes of one warp, lane l holding components l, l + kLanes, ...; staged tiles live in
-// shared memory; control flow around the butterfly sums is uniform across each warp.
+// shared memory; control flow around the butterfly sums is uniform across each warp. Every dot
+// product is compensated (lowp_math::group_dot, Dot2); the query steps are the forward's own
+// (lowp_math::query_step).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -101,24 +103,9 @@ __global__ void __launch_bounds__(kThreads) prefill_keys_kernel(DecodeKernelArgs
     for (int r = threadIdx.x; r < kt; r += blockDim.x) bs[r] = a.beta[(b * a.n + j0 + r) * a.H + h];
     __syncthreads();
     for (int r = kt - 1; r >= 0; --r) {
-      const float* kr = ks + r * DP;
-      const float* wr = ws + r * DP;
-      float dk = 0.0f, dw = 0.0f;
-      PATH_UNROLL
-      for (int e = 0; e < CAP; ++e)
-        if (e * kLanes < DP) {
-          dk = fma(kr[lane + e * kLanes], x[e], dk);
-          dw = fma(wr[lane + e * kLanes], x[e], dw);
-        }
-      dk = group_sum(dk);
-      dw = group_sum(dw);
-      if (active) {
-        if (lane == 0) cache[((b * a.capacity + j0 + r) * a.H + h) * D + i] = from_acc<In>(dk);
-        const float along = bs[r] * dw;
-        PATH_UNROLL
-        for (int e = 0; e < CAP; ++e)
-          if (e * kLanes < DP) x[e] = fma(-along, wr[lane + e * kLanes], x[e]);
-      }
+      // Entry i of k_j^(n-1) = x . k_j, then x <- H_j x: the query sweep's step with e_i as the query.
+      const float dk = lowp_math::query_step<kLanes, CAP>(x, ks + r * DP, ws + r * DP, bs[r], lane, DP, active);
+      if (active && lane == 0) cache[((b * a.capacity + j0 + r) * a.H + h) * D + i] = from_acc<In>(dk);
     }
   }
 }
@@ -135,14 +122,14 @@ __device__ __forceinline__ void softmax_tile(float* my_p, int nvalid, const floa
   const float m_new = nvalid > 0 ? fmax(m, tile_max) : m;
   float psum = 0.0f;
   for (int r = lane; r < nvalid; r += kLanes) {
-    const float p = expf(my_p[r] - m_new);
+    const float p = lowp_math::exp_rn(my_p[r] - m_new);
     psum += p;
     my_p[r] = round_to_input<In>(p);
   }
   psum = group_sum(psum);
   __syncwarp();
   if (nvalid > 0) {
-    const float alpha = expf(m - m_new);  // 0 on the first tile (m = -inf)
+    const float alpha = lowp_math::exp_rn(m - m_new);  // 0 on the first tile (m = -inf)
     l = l * alpha + psum;
     m = m_new;
     PATH_UNROLL
@@ -222,24 +209,9 @@ __global__ void __launch_bounds__(kThreads) attend_kernel(DecodeKernelArgs a, in
     }
     __syncthreads();
     for (int r = kt - 1; r >= 0; --r) {
-      const float* kr = ks + r * DP;
-      const float* wr = ws + r * DP;
-      float dk = 0.0f, dw = 0.0f;
-      PATH_UNROLL
-      for (int e = 0; e < CAP; ++e)
-        if (e * kLanes < DP) {
-          dk = fma(kr[lane + e * kLanes], x[e], dk);
-          dw = fma(wr[lane + e * kLanes], x[e], dw);
-        }
-      dk = group_sum(dk);
-      dw = group_sum(dw);
-      if (active && jj0 + r <= c) {
-        const float along = bs[r] * dw;
-        PATH_UNROLL
-        for (int e = 0; e < CAP; ++e)
-          if (e * kLanes < DP) x[e] = fma(-along, wr[lane + e * kLanes], x[e]);
-        if (lane == 0) my_p[r] = gated_logit(dk, scale, Gt - gs[r], a.gate_fla);
-      }
+      const bool valid = active && jj0 + r <= c;
+      const float raw = lowp_math::query_step<kLanes, CAP>(x, ks + r * DP, ws + r * DP, bs[r], lane, DP, valid);
+      if (valid && lane == 0) my_p[r] = gated_logit(raw, scale, Gt - gs[r], a.gate_fla);
     }
     __syncwarp();
     const int nvalid = active ? static_cast<int>(max(i64(0), min(static_cast<i64>(kt), c - jj0 + 1))) : 0;
@@ -262,13 +234,8 @@ __global__ void __launch_bounds__(kThreads) attend_kernel(DecodeKernelArgs a, in
       gs[r] = a.cache_G ? a.cache_G[(b * a.capacity + j0 + r) * a.HQ + hq] : 0.0f;
     __syncthreads();
     for (int r = kt - 1; r >= 0; --r) {
-      const float* kr = ks + r * DP;
-      float dk = 0.0f;
-      PATH_UNROLL
-      for (int e = 0; e < CAP; ++e)
-        if (e * kLanes < DP) dk = fma(kr[lane + e * kLanes], x[e], dk);
-      dk = group_sum(dk);
-      if (active && lane == 0) my_p[r] = gated_logit(dk, scale, Gt - gs[r], a.gate_fla);
+      const float raw = lowp_math::group_dot<kLanes>(x, ks + r * DP, lane, DP);
+      if (active && lane == 0) my_p[r] = gated_logit(raw, scale, Gt - gs[r], a.gate_fla);
     }
     __syncwarp();
     softmax_tile<In, CAP>(my_p, active ? kt : 0, vs, VP, lane, m, l, acc);
@@ -280,7 +247,7 @@ __global__ void __launch_bounds__(kThreads) attend_kernel(DecodeKernelArgs a, in
       const int d = lane + e * kLanes;
       if (d < Dv) o[(qrow * a.HQ + hq) * Dv + d] = from_acc<In>(acc[e] / l);
     }
-    if (lane == 0) a.lse[qrow * a.HQ + hq] = m + logf(l);
+    if (lane == 0) a.lse[qrow * a.HQ + hq] = m + lowp_math::log_rn(l);
   }
 }
 
@@ -325,11 +292,7 @@ __global__ void __launch_bounds__(kThreads) update_keys_kernel(DecodeKernelArgs 
     for (int r = 0; r < tt; ++r) {
       const i64 t = a.n0 + t0 + r;
       const float* wr = ws + r * DP;
-      float dw = 0.0f;
-      PATH_UNROLL
-      for (int e = 0; e < CAP; ++e)
-        if (e * kLanes < DP) dw = fma(wr[lane + e * kLanes], x[e], dw);
-      dw = group_sum(dw);
+      const float dw = lowp_math::group_dot<kLanes>(x, wr, lane, DP);
       if (active && t > j) {
         const float along = bs[r] * dw;
         PATH_UNROLL

@@ -148,14 +148,14 @@ __global__ void __launch_bounds__(kThreads) sweep_kernel(SweepArgs a, int key_ti
     const Acc m_new = nvalid > 0 ? fmax(m, tile_max) : m;
     Acc psum = Acc(0);
     for (int r = lane; r < nvalid; r += kLanes) {
-      const Acc p = expf(my_p[r] - m_new);
+      const Acc p = lowp_math::exp_rn(my_p[r] - m_new);
       psum += p;
       my_p[r] = round_to_input<In>(p);
     }
     psum = group_sum(psum);
     __syncwarp();
     if (nvalid > 0) {
-      const Acc alpha = expf(m - m_new);  // 0 on a query's first tile (m = -inf)
+      const Acc alpha = lowp_math::exp_rn(m - m_new);  // 0 on a query's first tile (m = -inf)
       l = l * alpha + psum;
       m = m_new;
       PATH_UNROLL
@@ -176,7 +176,7 @@ __global__ void __launch_bounds__(kThreads) sweep_kernel(SweepArgs a, int key_ti
       const int d = lane + e * kLanes;
       if (d < Dv) o[(row_i * a.HQ + hq) * Dv + d] = from_acc<In>(acc[e] / l);
     }
-    if (lane == 0) lse[row_i * a.HQ + hq] = m + logf(l);
+    if (lane == 0) lse[row_i * a.HQ + hq] = m + lowp_math::log_rn(l);
   }
 }
 
