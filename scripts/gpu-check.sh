@@ -15,11 +15,14 @@
 #   long        the long-sequence checks (path_gpu_long): forward and backward at T = 16K, forward
 #               and decode at 64K, each judged through the cuda adapter against the fp64 GPU oracle
 #   timing      the fp64 GPU oracle's forward at T = 16K and 64K (path_gpu_bench, CUDA events)
+#   fuzz        `pathcheck fuzz --impl cuda` for bf16, fp16 and fp32 at once, in the background for
+#               the whole run (PATH_GPU_FUZZ_SECONDS each, default: the budget less 60 s), values,
+#               gradients and decode; shrunk failures saved under the logs (fuzz-DTYPE/)
 # Logs packed into $OUT/logs.tar.gz after every phase; every result row is printed as it comes (ROW ...)
 # and appended to $OUT/summary.txt; the full table last (summary.txt is then replaced by it).
 #
 # Usage: scripts/gpu-check.sh [--phases LIST] [--prebuilt DIR] [--prebuild-only] [--jobs N]
-#   --phases LIST    comma-separated subset of tests,sanitizers,pathcheck,long,timing (default: all)
+#   --phases LIST    comma-separated subset of fuzz,tests,sanitizers,pathcheck,long,timing (default: all)
 #   --prebuilt DIR   use the programs in DIR instead of building (also the automatic fallback when
 #                    the build fails and build-gpu-prebuilt/ exists)
 #   --prebuild-only  build here (nvcc needed, no GPU) and copy the programs to build-gpu-prebuilt/
@@ -41,7 +44,7 @@ mkdir -p "$LOG"
 JOBS=""
 PREBUILT=""
 PREBUILD_ONLY=0
-PHASES="tests,sanitizers,pathcheck,long,timing"
+PHASES="fuzz,tests,sanitizers,pathcheck,long,timing"
 BUDGET=${PATH_GPU_TIME_BUDGET:-560}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -179,6 +182,20 @@ else
       *) row "long $1 T=$2 $3" "FAIL" "$line" ;;
     esac
   }
+  # Fuzzing runs beside everything else: it shares the GPU and the CPU (the oracle), so the other
+  # phases are slower, but a 600 s call then holds ~3 x (budget - 60) s of fuzzing.
+  declare -a FUZZ_PIDS=()
+  FUZZ_DTYPES=(bf16 fp16 fp32)
+  if want fuzz; then
+    FUZZ_SECONDS=${PATH_GPU_FUZZ_SECONDS:-$(( BUDGET - 60 ))}
+    for dt in "${FUZZ_DTYPES[@]}"; do
+      say "pathcheck fuzz --impl cuda --dtype $dt --seconds $FUZZ_SECONDS (in the background)"
+      nice -n 5 timeout $(( FUZZ_SECONDS + 40 )) "${BIN[pathcheck]}" fuzz --impl cuda --dtype "$dt" \
+        --seconds "$FUZZ_SECONDS" --out "$LOG/fuzz-$dt" --report-json "$LOG/fuzz-$dt.json" \
+        > "$LOG/fuzz-$dt.log" 2>&1 &
+      FUZZ_PIDS+=($!)
+    done
+  fi
   if want long; then
     for spec in "${LONG_BACKGROUND[@]}"; do
       say "path_gpu_long $spec (in the background)"
@@ -348,6 +365,18 @@ PY
       rc=$?
       line=$(grep '^RESULT' "$LOG/oracle-T$T.log" | sed 's/^RESULT //')
       row "oracle fp64 T=$T" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "${line:-rc=$rc} (B=1 HQ=2 D=Dv=64)"
+    done
+  fi
+
+  if want fuzz; then
+    for n in "${!FUZZ_PIDS[@]}"; do
+      wait "${FUZZ_PIDS[$n]}"
+      rc=$?
+      dt=${FUZZ_DTYPES[$n]}
+      line="$(grep -E ' cases in ' "$LOG/fuzz-$dt.log" | head -1 | sed 's/^ *//') $(grep -E '^FUZZ' "$LOG/fuzz-$dt.log" | tail -1)"
+      [ "$line" = " " ] && line=""
+      grep -A6 '^FAILURE' "$LOG/fuzz-$dt.log" | head -30
+      row "fuzz cuda $dt" "$([ $rc = 0 ] && echo PASS || echo FAIL)" "${line:-exit $rc: $(tail -1 "$LOG/fuzz-$dt.log" 2>/dev/null)}"
     done
   fi
 
