@@ -221,3 +221,72 @@ def test_agrees_with_fla():
     close("ours vs ref", o_ours, o_ref, torch.bfloat16)
     close("FLA vs ref", o_fla, o_ref, torch.bfloat16, scale=2)
     close("k_cache ours vs FLA", kc_ours, kc_fla, torch.bfloat16, scale=2)
+
+
+def test_reference_matches_numpy_example():
+    """The pure-torch fp64 reference (and its autograd) against adapters/python/path_numpy.py's
+    forward and hand-written backward (which pathcheck validates against the CPU oracles). CPU only."""
+    np = pytest.importorskip("numpy")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    try:
+        import path_numpy as pn
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"adapters/python/path_numpy.py not importable: {e}")
+    bug = pn.Planted(None) if hasattr(pn, "Planted") else None
+    for conv, (B, T, HQ, H, D, Dv) in (("fla", (2, 9, 4, 2, 5, 3)), ("paper", (1, 12, 2, 1, 4, 4))):
+        q, k, v, w, beta, g = make_inputs(B, T, HQ, H, D, Dv, torch.float64, True, seed=21, device="cpu")
+        w = w.double()
+        beta = beta.double()
+        g = g.double()
+        leaves = [x.clone().requires_grad_(True) for x in (q, k, v, w, beta, g)]
+        scale = 0.7
+        o, lse = path_attn_reference(*leaves, scale=scale, gate_convention=conv)
+        do = torch.randn(o.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+        (o * do).sum().backward()
+        Gs = HQ // H
+        c = scale if conv == "fla" else 1.0
+        for b in range(B):
+            for h in range(H):
+                hq = slice(h * Gs, (h + 1) * Gs)
+                qn = q[b, :, hq].permute(1, 0, 2).numpy()
+                gc = np.cumsum(g[b, :, hq].numpy(), axis=0).T
+                res = pn.head_backward(qn, k[b, :, h].numpy(), v[b, :, h].numpy(), w[b, :, h].numpy(),
+                                       beta[b, :, h].numpy(), gc, do[b, :, hq].permute(1, 0, 2).numpy(), scale, c, bug)
+                on, lsen, dqn, dkn, dvn, dwn, dbn, dgn = res
+                np.testing.assert_allclose(o[b, :, hq].permute(1, 0, 2).detach().numpy(), on, rtol=1e-11, atol=1e-12)
+                np.testing.assert_allclose(lse[b, :, hq].T.detach().numpy(), lsen, rtol=1e-11, atol=1e-12)
+                np.testing.assert_allclose(leaves[0].grad[b, :, hq].permute(1, 0, 2).numpy(), dqn, rtol=1e-9, atol=1e-11)
+                # GQA: kv-head gradients are sums over the group, as in head_backward
+                np.testing.assert_allclose(leaves[1].grad[b, :, h].numpy(), dkn, rtol=1e-9, atol=1e-11)
+                np.testing.assert_allclose(leaves[2].grad[b, :, h].numpy(), dvn, rtol=1e-9, atol=1e-11)
+                np.testing.assert_allclose(leaves[3].grad[b, :, h].numpy(), dwn, rtol=1e-9, atol=1e-11)
+                np.testing.assert_allclose(leaves[4].grad[b, :, h].numpy(), dbn, rtol=1e-9, atol=1e-11)
+                np.testing.assert_allclose(leaves[5].grad[b, :, hq].T.numpy(), dgn, rtol=1e-9, atol=1e-11)
+    # the key cache reference against the definition, one transform at a time
+    kk = k_cache_reference(k, w, beta)
+    for j in (0, T // 2, T - 1):
+        x = k[:, j].clone()
+        for t in range(j + 1, T):
+            x = x - beta[:, t, :, None] * (x * w[:, t]).sum(-1, keepdim=True) * w[:, t]
+        torch.testing.assert_close(kk[:, j], x, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("gated", [True, False])
+def test_autograd_wiring_on_meta(gated):
+    """No GPU needed: on meta tensors the ops run their fake kernels, so the schema, the fake shapes
+    and dtypes, and the autograd registration (which gradient goes to which input, dg only with a
+    gate) are exercised end to end."""
+    B, T, HQ, H, D, Dv = 2, 16, 4, 2, 32, 16
+    mk = lambda *s, dt=torch.float32: torch.empty(*s, device="meta", dtype=dt, requires_grad=True)  # noqa: E731
+    q, k, v = mk(B, T, HQ, D, dt=torch.bfloat16), mk(B, T, H, D, dt=torch.bfloat16), mk(B, T, H, Dv, dt=torch.bfloat16)
+    w, beta = mk(B, T, H, D), mk(B, T, H)
+    g = mk(B, T, HQ) if gated else None
+    o, lse = torch.ops.path_attn.forward(q, k, v, w, beta, g, 0.1, None, True)
+    assert o.shape == (B, T, HQ, Dv) and o.dtype == torch.bfloat16 and lse.shape == (B, T, HQ) and lse.dtype == torch.float32
+    o.float().sum().backward()
+    for t in (q, k, v, w, beta) + ((g,) if gated else ()):
+        assert t.grad is not None and t.grad.shape == t.shape and t.grad.dtype == t.dtype
+    kc = torch.ops.path_attn.prefill_k_cache(k.detach(), w.detach(), beta.detach(), None)
+    assert kc.shape == k.shape and kc.dtype == k.dtype
+    with pytest.raises(ValueError, match="CUDA tensors only"):
+        pa.path_attn(q, k, v, w, beta, g)
