@@ -180,9 +180,10 @@ def test_k_cache_and_decode_steps(dtype):
         o_t, lse_t = cache.step(q[:, sl], k[:, sl], v[:, sl], w[:, sl], beta[:, sl], g[:, sl])
         steps.append(o_t)
     assert cache.length == T
-    close("decode o", torch.cat([o_pre] + steps, dim=1), o_ref, dtype)
-    close("decode vs forward o", torch.cat([o_pre] + steps, dim=1), o_full, dtype)
-    close("cache keys", cache.keys()[:, :T], k_cache, dtype)
+    # the cache is rounded to the input dtype after every step (as FLA's is): looser bounds
+    close("decode o", torch.cat([o_pre] + steps, dim=1), o_ref, dtype, scale=3)
+    close("decode vs forward o", torch.cat([o_pre] + steps, dim=1), o_full, dtype, scale=3)
+    close("cache keys", cache.keys()[:, :T], k_cache, dtype, scale=3)
     with pytest.raises(pa.PathKernelError, match="do not fit"):
         cache.step(q[:, :1], k[:, :1], v[:, :1], w[:, :1], beta[:, :1], g[:, :1])
 

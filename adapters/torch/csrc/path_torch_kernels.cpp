@@ -85,6 +85,11 @@ void check_cuda(cudaError_t e, const char* what) {
                                static_cast<int>(e));
 }
 
+// DeviceDecodeCache poisons its slots with cudaMemset, which runs on the legacy default stream; the
+// caller's stream may be a non-blocking one (PyTorch's side streams are), which is not ordered after
+// it. Waiting for the device once, after a cache is made, orders the poison before any kernel.
+void settle_new_cache() { check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize (after the cache's poisoning)"); }
+
 struct CacheHandle {
   path::gpu::DeviceDecodeCache cache;
 };
@@ -233,6 +238,7 @@ int path_torch_prefill_k_cache(int dtype, int64_t B, int64_t T, int64_t H, int64
       layout.dtype = t;
       layout.gated = false;  // the keys do not depend on the gate
       path::gpu::DeviceDecodeCache cache(layout);
+      settle_new_cache();
       const std::size_t row = static_cast<std::size_t>(H * D), rows = static_cast<std::size_t>(b.batch * b.length);
       const std::size_t off = static_cast<std::size_t>(b.begin) * row;
       path::gpu::DecodeTokens tk;
@@ -272,7 +278,14 @@ int path_torch_cache_create(int dtype, int64_t batch, int64_t capacity, int64_t 
     layout.gated = gated != 0;
     layout.scale = scale;
     layout.gate_convention = convention(gate_fla);
-    *handle = new CacheHandle{path::gpu::DeviceDecodeCache(layout)};
+    auto* h = new CacheHandle{path::gpu::DeviceDecodeCache(layout)};
+    try {
+      settle_new_cache();
+    } catch (...) {
+      delete h;
+      throw;
+    }
+    *handle = h;
   });
 }
 
