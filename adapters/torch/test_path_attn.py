@@ -140,6 +140,7 @@ def test_op_equals_direct_library_call(dtype):
     B, T, HQ, H, D, Dv = 2, 40, 4, 2, 64, 64
     q, k, v, w, beta, g = make_inputs(B, T, HQ, H, D, Dv, dtype, True, seed=3)
     s = torch.cuda.Stream()
+    s.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(s):
         o_op, _ = pa.path_attn(q, k, v, w, beta, g)
     s.synchronize()
