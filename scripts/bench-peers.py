@@ -75,6 +75,13 @@ def commit_of():
         return "unknown"
 
 
+def safe(fn):
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001
+        return f"unavailable: {e}"
+
+
 def short_error(e: BaseException) -> str:
     msg = f"{type(e).__name__}: {e}"
     return msg if len(msg) < 1500 else msg[:1500] + " ..."
@@ -316,7 +323,7 @@ def main():
     prop = torch.cuda.get_device_properties(0)
     meta = {"date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()), "gpu": prop.name,
             "gpu_memory_MiB": prop.total_memory // 2**20, "torch": torch.__version__,
-            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(), "python": platform.python_version(),
+            "cuda": torch.version.cuda, "cudnn": safe(torch.backends.cudnn.version), "python": platform.python_version(),
             "commit": commit_of(), "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
             "budget_s": args.budget, "reps": args.reps, "warmup": args.warmup, "tokens": args.tokens,
             "heads": args.heads, "gate": "none (g = None)", "scale": "1/sqrt(D)",
