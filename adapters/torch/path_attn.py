@@ -25,8 +25,8 @@ every call (the library validates it there; a device sync), and the library's ow
 allocator, so torch.cuda.max_memory_allocated does not see it (``backward_workspace_bytes`` says
 how much it is).
 
-Autograd: loss.backward() runs the library's backward kernel (dq, dk, dv, dw, dbeta, dg). The
-gradient of lse is not an output of the op's autograd (path_attn returns o only, as FLA's does).
+Autograd: loss.backward() runs the library's backward kernel (dq, dk, dv, dw, dbeta, dg). lse has
+no gradient (path_attn returns o only, as FLA's does; path_attn_with_lse returns lse detached).
 The kernels compute in fp32 even for fp64 tensors they do not take, so torch.autograd.gradcheck in
 fp64 is not possible: the tests compare the gradients with torch.autograd of a pure-torch fp64
 reference instead (adapters/torch/test_path_attn.py).
@@ -226,6 +226,8 @@ def _setup_context(ctx, inputs, output):
 
 
 def _autograd_backward(ctx, grad_o, grad_lse):
+    # grad_lse is ignored: lse gets no gradient (path_attn returns o only, path_attn_with_lse a
+    # detached lse); a direct caller of torch.ops.path_attn.forward must not differentiate lse.
     q, k, v, w, beta, g, o, lse, cu_seqlens = ctx.saved_tensors
     if grad_o is None:
         grad_o = torch.zeros_like(o)
@@ -302,14 +304,17 @@ parallel_path_attn = path_attn
 
 
 def path_attn_with_lse(q, k, v, w, beta, g=None, scale=None, cu_seqlens=None, gate_convention="fla"):
-    """(o, lse): lse [B, T, HQ] fp32, natural log. Differentiable through o only."""
+    """(o, lse): lse [B, T, HQ] fp32, natural log. Differentiable through o only: lse comes back
+    detached (the library's backward takes dO alone; a gradient of lse would need dS += P * dlse,
+    which its API cannot take), so a loss on lse raises instead of being silently dropped."""
     _check_inputs(q, k, v, w, beta, g, cu_seqlens)
     if scale is None:
         scale = k.shape[-1] ** -0.5
     q, k, v, w, beta = (t.contiguous() for t in (q, k, v, w, beta))
     g = g.contiguous() if g is not None else None
-    return torch.ops.path_attn.forward(q, k, v, w, beta, g, float(scale), cu_seqlens,
-                                       bool(_gate_fla(gate_convention)))
+    o, lse = torch.ops.path_attn.forward(q, k, v, w, beta, g, float(scale), cu_seqlens,
+                                         bool(_gate_fla(gate_convention)))
+    return o, lse.detach()
 
 
 def backward_workspace_bytes(B, T, HQ, H, D, Dv, cu_seqlens=None) -> int:
