@@ -3,7 +3,8 @@
 #   run(kind="nvidia-h200", timeout_s=600, carry=["build-torch", ".deps/wheels"],
 #       command="bash adapters/torch/gpu-run.sh")
 # Needs build-torch/libpath_torch_kernels.so (bash adapters/torch/prebuild.sh, here) and the wheels of
-# flash-linear-attention 0.6.0, fla-core 0.6.0 and einops in .deps/wheels (unpacked to /tmp here).
+# flash-linear-attention 0.6.0, fla-core 0.6.0 and einops in .deps/wheels (unpacked to /tmp here), and,
+# for a machine without pytest, the wheels of pytest, pluggy, iniconfig, packaging and pygments.
 # Env: PATH_TORCH_RUN_BUDGET (s, default 560: tests first, the benchmark gets what is left minus 20 s),
 #      PATH_TORCH_SKIP_TESTS=1, PATH_TORCH_SKIP_BENCH=1, BENCH_ARGS (extra arguments to bench-peers.py).
 # Writes $OUT/pytest.log, $OUT/bench-peers.json, $OUT/bench-peers.log; prints the table last.
@@ -19,8 +20,17 @@ lib=$PWD/build-torch/libpath_torch_kernels.so
 echo "gpu-run: library built from $(head -1 build-torch/COMMIT 2>/dev/null || echo '?')"
 fla=/tmp/path-fla
 rm -rf "$fla" && mkdir -p "$fla"
-for w in .deps/wheels/*.whl; do [ -f "$w" ] && python3 -m zipfile -e "$w" "$fla"; done
+tools=/tmp/path-pytest  # pytest and its dependencies, used only where the machine has no pytest
+rm -rf "$tools" && mkdir -p "$tools"
+for w in .deps/wheels/*.whl; do
+  [ -f "$w" ] || continue
+  case "$(basename "$w")" in
+    pytest-*|pluggy-*|iniconfig-*|packaging-*|pygments-*) python3 -m zipfile -e "$w" "$tools" ;;
+    *) python3 -m zipfile -e "$w" "$fla" ;;
+  esac
+done
 export PYTHONPATH=$PWD/adapters/torch:$fla${PYTHONPATH:+:$PYTHONPATH}
+python3 -c 'import pytest' 2>/dev/null || export PYTHONPATH=$PYTHONPATH:$tools
 export PATH_TORCH_KERNELS_LIB=$lib PATH_GPU_REQUIRE_DEVICE=1
 rc=0
 if [ "${PATH_TORCH_SKIP_TESTS:-0}" != 1 ]; then
