@@ -252,18 +252,31 @@ def decode_ours(B, T, H, D, dtype, steps, warmup):
     return med, ts, peak, {"prefill_s": prefill_s, "cache_length_after": T + steps + warmup}
 
 
+def _rank_one_update(k, w, beta):
+    """fla.layers.path_attn's rank_one_update (there under @torch.compile)."""
+    original_dtype = k.dtype
+    k = k.float()
+    w = w.float()
+    beta = beta.float()
+    k = k - beta[..., None].float() * (k * w).sum(-1, keepdim=True) * w
+    return k.to(original_dtype)
+
+
+_RANK_ONE = {}
+
+
 def decode_fla(B, T, H, D, dtype, steps, warmup, compiled):
     """What fla.layers.path_attn does per decoding step (its layer code, without the projections):
     past_k <- past_k - beta (past_k . w) w (in fp32, back to the cache dtype; torch.compile'd there),
     k = cat(past_k, k_new), v = cat(past_v, v_new), then attn_decoding_one_step over B sequences."""
     from fla.ops.attn.decoding import attn_decoding_one_step
 
-    def rank_one_update(k, w, beta):
-        original_dtype = k.dtype
-        k = k.float()
-        k = k - beta[..., None].float() * (k * w).sum(-1, keepdim=True) * w
-        return k.to(original_dtype)
-    upd = torch.compile(rank_one_update) if compiled else rank_one_update
+    if compiled:
+        if "compiled" not in _RANK_ONE:  # one compiled function for every configuration (recompiles once
+            _RANK_ONE["compiled"] = torch.compile(_rank_one_update)  # for a new shape, then dynamic)
+        upd = _RANK_ONE["compiled"]
+    else:
+        upd = _rank_one_update
     state = {"k": torch.randn(B, T, H, D, device="cuda", dtype=dtype),
              "v": torch.randn(B, T, H, D, device="cuda", dtype=dtype)}
 
@@ -312,6 +325,11 @@ def main():
     ap.add_argument("--decode", default="64x4096x64,64x8192x64,16x16384x128",
                     help="decode configurations BxTxD (32 heads); empty: none")
     ap.add_argument("--decode-steps", type=int, default=50)
+    ap.add_argument("--fla-decode-eager", action="store_true",
+                    help="FLA's rank-one cache update in eager PyTorch (fla.layers.path_attn torch.compiles it; "
+                         "compiling costs ~10-40 s of the budget the first time)")
+    ap.add_argument("--decode-reserve", type=float, default=60,
+                    help="seconds of the budget kept for the decode benchmark until it runs (at most 30%% of it)")
     ap.add_argument("--min-reps", type=int, default=3, help="fewest reps kept when the budget is short")
     args = ap.parse_args()
 
@@ -381,10 +399,13 @@ def main():
             for D in dims:
                 plan.append(("attn", dt, D, "fwd", 65536))
 
+    # Seconds kept for the decode benchmark until it has run (so the headline cannot starve it).
+    reserve = {"decode": min(args.decode_reserve, 0.3 * args.budget) if args.decode else 0.0}
     last_ms = {}   # (peer, dtype, D, mode) -> (T, ms): to predict the next T's cost
     dead = {}      # peer -> reason (a CUDA fault poisons the context: stop using it)
     for item in plan:
         if item[0] == "decode":
+            reserve["decode"] = 0.0
             run_decode(args, budget, report, skip, save)
             continue
         _, dt, D, mode, T = item
@@ -399,15 +420,15 @@ def main():
             reps = args.reps
             if prev is not None:
                 pred_ms = prev[1] * (T / prev[0]) * (B * T) / (max(1, args.tokens // prev[0]) * prev[0])
-                left = budget.left() - 5
+                left = budget.left() - reserve["decode"] - 5
                 need = (args.warmup + args.min_reps) * pred_ms / 1e3
                 if need > left:
                     skip(what, f"predicted {pred_ms / 1e3:.2f} s a call x {args.warmup + args.min_reps} does not fit "
                                f"the {max(left, 0):.0f} s left of the budget")
                     continue
                 reps = int(max(args.min_reps, min(args.reps, (left * 0.25) / max(pred_ms / 1e3, 1e-6) - args.warmup)))
-            elif budget.left() < 10:
-                skip(what, f"{budget.left():.0f} s left of the budget")
+            elif budget.left() - reserve["decode"] < 10:
+                skip(what, f"{budget.left():.0f} s left of the budget ({reserve['decode']:.0f} s kept for decode)")
                 continue
             extra = 0
             if peer == "ours":
@@ -434,7 +455,7 @@ def main():
             try:
                 make, run = PEERS[peer](B, T, H, D, DT[dt], mode)
                 med, ts, peak, reps = time_call(run, make, reps, args.warmup,
-                                                max_seconds=max(5.0, 0.25 * budget.left()), min_reps=args.min_reps)
+                                                max_seconds=max(5.0, 0.25 * (budget.left() - reserve["decode"])), min_reps=args.min_reps)
                 rec.update({"ms": med, "ms_all": ts, "reps": reps, "warmup": args.warmup,
                             "peak_extra_MiB": peak + extra / 2**20,
                             "library_workspace_MiB": extra / 2**20,
@@ -492,9 +513,12 @@ def run_decode(args, budget, report, skip, save):
                         med, ts, peak, info = decode_ours(B, T, H, D, dtype, args.decode_steps, args.warmup)
                     else:
                         try:
+                            if args.fla_decode_eager:
+                                raise RuntimeError("--fla-decode-eager")
                             med, ts, peak, info = decode_fla(B, T, H, D, dtype, args.decode_steps, args.warmup, True)
                         except Exception as e:  # noqa: BLE001 - torch.compile may be unavailable there
-                            report["notes"].append(f"FLA decode with torch.compile failed ({short_error(e)}); eager")
+                            if not args.fla_decode_eager:
+                                report["notes"].append(f"FLA decode with torch.compile failed ({short_error(e)}); eager")
                             med, ts, peak, info = decode_fla(B, T, H, D, dtype, args.decode_steps, args.warmup, False)
                     rec.update({"ms": med, "ms_all": ts, "reps": args.decode_steps, "peak_extra_MiB": peak, **info})
                     if floor_ms:
