@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,22 @@ struct TcArgs {
 std::string cannot_run_reason(DType in_type, std::int64_t D, std::int64_t Dv);
 
 // The blocks of sequences given as (batch, begin, length) triples in token rows of T.
-std::vector<TcBlock> make_blocks(const std::vector<std::int64_t>& batch, const std::vector<std::int64_t>& begin,
-                                 const std::vector<std::int64_t>& length, std::int64_t T);
+inline std::vector<TcBlock> make_blocks(const std::vector<std::int64_t>& batch, const std::vector<std::int64_t>& begin,
+                                        const std::vector<std::int64_t>& length, std::int64_t T) {
+  std::vector<TcBlock> out;
+  for (std::size_t s = 0; s < length.size(); ++s) {
+    const auto first = static_cast<std::int32_t>(out.size());
+    for (std::int64_t p = 0; p < length[s]; p += kBlock) {
+      TcBlock b;
+      b.row0 = batch[s] * T + begin[s] + p;
+      b.len = static_cast<std::int32_t>(length[s] - p < kBlock ? length[s] - p : kBlock);
+      b.first = first;
+      out.push_back(b);
+    }
+    if (out.size() > static_cast<std::size_t>(INT32_MAX)) throw std::length_error("tc_forward: too many blocks");
+  }
+  return out;
+}
 
 // Enqueues the preprocessing and main kernels on `stream` (scratch from the stream-ordered
 // allocator, freed on return, stream-ordered). Checks every launch.
