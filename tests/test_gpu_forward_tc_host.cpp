@@ -25,6 +25,8 @@ namespace path {
 namespace {
 
 namespace shim = gpu::host_shim;
+// lowp_math.cuh's gate scan (internal linkage) is not run here: G is summed below in its order.
+[[maybe_unused]] const auto unused_gate_scan = &gpu::lowp_math::gate_scan_kernel;
 namespace tc = gpu::tc_forward;
 namespace conf = conformance;
 
