@@ -398,7 +398,8 @@ constexpr std::size_t main_shared_bytes(std::size_t in_size) {
 template <class In, int D, int NS>
 __global__ void __launch_bounds__(kThreads) main_kernel(DevArgs a) {
   const In* __restrict__ v = static_cast<const In*>(a.v);
-  const i64 b = blockIdx.x, hq = blockIdx.y, h = hq / (a.HQ / a.H);
+  // Blocks in reverse: the CTAs with the longest scans (a sequence's last blocks) start first.
+  const i64 b = static_cast<i64>(gridDim.x) - 1 - blockIdx.x, hq = blockIdx.y, h = hq / (a.HQ / a.H);
   const TcBlock blk = a.blocks[b];
   const int n = blk.len;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
