@@ -22,7 +22,8 @@ using conformance::Outputs;
 namespace {
 
 constexpr const char* kSummary =
-    "plain CUDA kernels (gpu/kernels): forward, backward (closed form, docs/backward.md), decode (prefill-to-cache "
+    "CUDA kernels (gpu/kernels): forward (the tensor-core kernel on sm_90 for bf16/fp16 with D = Dv in {64, 128}, "
+    "else the plain sweep; PATH_GPU_FORWARD_KERNEL=plain|tensor-core|auto), backward (closed form, docs/backward.md), decode (prefill-to-cache "
     "+ steps); q, k, v in bf16/fp16/fp32, w, beta, g in fp32, fp32 arithmetic; o, dq, dk, dv, k_cache in the "
     "input dtype, lse, dw, dbeta, dg in fp32; D, Dv in {16, 32, 64, 128}";
 

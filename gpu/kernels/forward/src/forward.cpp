@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -14,6 +15,7 @@
 #include "path/gpu/device_buffer.hpp"
 #include "path/validate.hpp"
 #include "sweep.hpp"
+#include "tc/tc_forward.hpp"
 
 namespace path::gpu {
 
@@ -38,8 +40,54 @@ void validate_forward_args(const ForwardArgs& a) {
   check_grid(s, a.cu_seqlens.empty() ? static_cast<std::size_t>(s.B) : a.cu_seqlens.size() - 1, !a.cu_seqlens.empty());
 }
 
+const char* forward_kernel_label(ForwardKernel k) {
+  switch (k) {
+    case ForwardKernel::automatic: return "auto";
+    case ForwardKernel::plain: return "plain";
+    case ForwardKernel::tensor_core: return "tensor-core";
+  }
+  return "?";
+}
+
+std::string tensor_core_cannot_run(const ForwardArgs& a) {
+  return tc_forward::cannot_run_reason(a.q.dtype, a.shape.D, a.shape.Dv);
+}
+
+ForwardKernel resolve_forward_kernel(const ForwardArgs& a) {
+  ForwardKernel want = a.kernel;
+  if (want == ForwardKernel::automatic) {
+    const char* env = std::getenv("PATH_GPU_FORWARD_KERNEL");
+    const std::string e = env ? env : "";
+    if (e == "plain") {
+      want = ForwardKernel::plain;
+    } else if (e == "tensor-core") {
+      want = ForwardKernel::tensor_core;
+    } else if (!e.empty() && e != "auto") {
+      throw std::invalid_argument("PATH_GPU_FORWARD_KERNEL=" + e + ": expected plain, tensor-core or auto");
+    }
+  }
+  if (want == ForwardKernel::plain) return want;
+  const std::string why = tensor_core_cannot_run(a);
+  if (want == ForwardKernel::tensor_core && !why.empty())
+    throw std::invalid_argument("the tensor-core forward cannot run this problem: " + why);
+  return why.empty() ? ForwardKernel::tensor_core : ForwardKernel::plain;
+}
+
+namespace {
+// PATH_GPU_FORWARD_TC_SPLIT = 1, 2 or 3: bf16 terms per fp32 operand of the tensor-core GEMMs
+// (default 3; docs/gpu-fast-forward.md).
+int tc_split_terms() {
+  const char* env = std::getenv("PATH_GPU_FORWARD_TC_SPLIT");
+  if (!env || !*env) return 3;
+  const std::string e = env;
+  if (e == "1" || e == "2" || e == "3") return e[0] - '0';
+  throw std::invalid_argument("PATH_GPU_FORWARD_TC_SPLIT=" + e + ": expected 1, 2 or 3");
+}
+}  // namespace
+
 void lowp_forward_device(const ForwardArgs& a) {
   validate_forward_args(a);
+  const ForwardKernel kernel = resolve_forward_kernel(a);
   const Shape& s = a.shape;
   const cudaStream_t stream = a.stream;
   const std::vector<SequenceRange> seqs = sequences_of(s, a.cu_seqlens);
@@ -80,6 +128,34 @@ void lowp_forward_device(const ForwardArgs& a) {
   sa.o = a.o.data;
   sa.lse = static_cast<float*>(a.lse.data);
   if (gate) forward_detail::launch_gate_scan(static_cast<const float*>(a.g.data), G, cu, sa.num_seqs, s.T, s.HQ, stream);
+  if (kernel == ForwardKernel::tensor_core) {
+    tc_forward::TcArgs ta;
+    ta.in_type = a.q.dtype;
+    ta.q = a.q.data;
+    ta.k = a.k.data;
+    ta.v = a.v.data;
+    ta.w = sa.w;
+    ta.beta = sa.beta;
+    ta.G = G;
+    ta.T = s.T;
+    ta.HQ = s.HQ;
+    ta.H = s.H;
+    ta.D = s.D;
+    ta.scale = sa.scale;
+    ta.gate_fla = sa.gate_fla;
+    ta.o = a.o.data;
+    ta.lse = sa.lse;
+    std::vector<std::int64_t> batch, begin, length;
+    for (const SequenceRange& r : seqs) {
+      batch.push_back(r.batch);
+      begin.push_back(r.begin);
+      length.push_back(r.length);
+    }
+    ta.blocks = tc_forward::make_blocks(batch, begin, length, s.T);
+    ta.split_terms = tc_split_terms();
+    tc_forward::launch(ta, stream);
+    return;
+  }
   forward_detail::launch_sweep(sa, stream);
 }
 
@@ -96,7 +172,7 @@ Problem<double> rounded_problem(const Problem<double>& p, DType precision) {
   return r;
 }
 
-ForwardResult<double> lowp_forward(const Problem<double>& p, DType precision) {
+ForwardResult<double> lowp_forward(const Problem<double>& p, DType precision, ForwardKernel kernel) {
   validate(p);
   check_head_dims(p.shape);  // before any allocation
   check_input_dtype(precision);
@@ -121,6 +197,7 @@ ForwardResult<double> lowp_forward(const Problem<double>& p, DType precision) {
   a.cu_seqlens = p.cu_seqlens;
   a.o = {dout.get(), s.o_size(), in};
   a.lse = {dlse.get(), s.lse_size(), DType::F32};
+  a.kernel = kernel;
   lowp_forward_device(a);
   PATH_CUDA_CHECK(cudaDeviceSynchronize());  // errors of the running kernels surface here
 

@@ -12,6 +12,7 @@
 // Its kernels (gpu/kernels/forward/src) are the kernels under test only: they have no fp64
 // instantiation, and the fp64 GPU oracle (gpu/oracle) shares none of their code.
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "path/core/dtype.hpp"
@@ -20,6 +21,13 @@
 #include "path/problem.hpp"
 
 namespace path::gpu {
+
+// Which forward kernel runs (docs/gpu-fast-forward.md). automatic: the environment variable
+// PATH_GPU_FORWARD_KERNEL (plain | tensor-core | auto) if set, else the tensor-core kernel when it
+// can run the problem (tensor_core_cannot_run says why not), else the plain sweep. Forcing
+// tensor_core on a problem it cannot run throws std::invalid_argument with the reason.
+enum class ForwardKernel { automatic, plain, tensor_core };
+const char* forward_kernel_label(ForwardKernel k);  // "auto", "plain", "tensor-core"
 
 struct ForwardArgs {
   Shape shape;                       // B, T, HQ, H, D, Dv
@@ -32,15 +40,25 @@ struct ForwardArgs {
   DeviceOutput o;                    // the input dtype, [B, T, HQ, Dv]
   DeviceOutput lse;                  // F32, [B, T, HQ]
   CUstream_st* stream = nullptr;     // nullptr: the default stream
+  ForwardKernel kernel = ForwardKernel::automatic;
 };
+
+// Empty when the tensor-core forward can run the problem (bf16 or fp16 inputs, D == Dv in {64, 128},
+// an sm_90 device with the kernel's image); else the reason it cannot. Queries the device, no launch.
+std::string tensor_core_cannot_run(const ForwardArgs& a);
+
+// The kernel lowp_forward_device runs for `a` (plain or tensor_core; never automatic), per the rule
+// above. Throws std::invalid_argument when tensor_core is forced (argument or environment) and
+// cannot run, or when PATH_GPU_FORWARD_KERNEL has another value.
+ForwardKernel resolve_forward_kernel(const ForwardArgs& a);
 
 // Every check lowp_forward_device does before touching the GPU: shape, head dims, dtypes, element
 // counts, null or misaligned pointers, scale, cu_seqlens (monotone, within [0, T], B = 1). Throws
 // path::InvalidProblem naming the tensor and the problem. Makes no CUDA call.
 void validate_forward_args(const ForwardArgs& a);
 
-// Validates, then enqueues the forward on a.stream (it allocates and frees a small scratch buffer
-// with the stream-ordered allocator). Launch errors throw path::gpu::CudaError at once; errors of
+// Validates, then enqueues the forward on a.stream with the kernel resolve_forward_kernel picks (it
+// allocates and frees scratch with the stream-ordered allocator). Launch errors throw path::gpu::CudaError at once; errors of
 // the running kernel surface at the caller's next synchronization.
 void lowp_forward_device(const ForwardArgs& a);
 
@@ -49,7 +67,8 @@ void lowp_forward_device(const ForwardArgs& a);
 // core/rounding.hpp: straight from double, ties to even), uploads, poisons the outputs (NaN), runs,
 // synchronizes and returns o (widened from the input type) and lse (widened from fp32) in double.
 // Inputs that are already values of those types (a conformance case's) pass through unchanged.
-ForwardResult<double> lowp_forward(const Problem<double>& p, DType precision);
+ForwardResult<double> lowp_forward(const Problem<double>& p, DType precision,
+                                   ForwardKernel kernel = ForwardKernel::automatic);
 
 // The inputs lowp_forward really runs on, widened back to double: what the exact oracle must be
 // evaluated on when judging it (q, k, v rounded to `precision`, w, beta, g, scale to F32).

@@ -1,0 +1,139 @@
+// The tensor-core forward's host side (tc_forward.hpp): can-run checks, the block table, scratch
+// and launches of the kernels in tc_kernels.cuh.
+#include "tc_forward.hpp"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "host_support.hpp"
+#include "path/gpu/cuda_check.hpp"
+#include "tc_kernels.cuh"
+
+namespace path::gpu::tc_forward {
+namespace {
+
+
+template <class Kernel>
+void set_shared(Kernel kernel, std::size_t bytes) {
+  PATH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+}
+
+template <class In, int D, int NS>
+void launch_typed(const DevArgs& d, std::int64_t num_blocks, cudaStream_t stream) {
+  const dim3 block(kThreads);
+  const dim3 grid_kv(static_cast<unsigned>(num_blocks), static_cast<unsigned>(d.H));
+  const dim3 grid_q(static_cast<unsigned>(num_blocks), static_cast<unsigned>(d.HQ));
+  const std::size_t kv_bytes = prep_kv_bytes<D>(), q_bytes = prep_q_bytes<D>();
+  const std::size_t main_bytes = main_shared_bytes<D>(sizeof(In));
+  set_shared(prep_kv_kernel<In, D>, kv_bytes);
+  set_shared(prep_q_kernel<In, D>, q_bytes);
+  set_shared(main_kernel<In, D, NS>, main_bytes);
+  prep_kv_kernel<In, D><<<grid_kv, block, kv_bytes, stream>>>(d);
+  PATH_CUDA_CHECK_LAUNCH("tc_forward::prep_kv_kernel");
+  prep_q_kernel<In, D><<<grid_q, block, q_bytes, stream>>>(d);
+  PATH_CUDA_CHECK_LAUNCH("tc_forward::prep_q_kernel");
+  main_kernel<In, D, NS><<<grid_q, block, main_bytes, stream>>>(d);
+  PATH_CUDA_CHECK_LAUNCH("tc_forward::main_kernel");
+}
+
+template <class In, int D>
+void launch_split(const DevArgs& d, std::int64_t nb, int ns, cudaStream_t stream) {
+  switch (ns) {
+    case 1: return launch_typed<In, D, 1>(d, nb, stream);
+    case 2: return launch_typed<In, D, 2>(d, nb, stream);
+    case 3: return launch_typed<In, D, 3>(d, nb, stream);
+    default: break;
+  }
+  throw std::logic_error("tc_forward: split_terms " + std::to_string(ns) + " is not 1, 2 or 3");
+}
+
+template <class In>
+void launch_dim(const DevArgs& d, std::int64_t D, std::int64_t nb, int ns, cudaStream_t stream) {
+  if (D == 64) return launch_split<In, 64>(d, nb, ns, stream);
+  if (D == 128) return launch_split<In, 128>(d, nb, ns, stream);
+  throw std::logic_error("tc_forward: D = " + std::to_string(D) + " is not 64 or 128");
+}
+
+}  // namespace
+
+std::string cannot_run_reason(DType in_type, std::int64_t D, std::int64_t Dv) {
+  if (in_type != DType::BF16 && in_type != DType::F16)
+    return "input dtype " + std::string(dtype_label(in_type)) + " (the tensor-core kernel takes bf16 or fp16)";
+  if (D != Dv) return "D != Dv (the tensor-core kernel needs D == Dv)";
+  if (D != 64 && D != 128) return "D = " + std::to_string(D) + " (the tensor-core kernel takes 64 or 128)";
+  int dev = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "no CUDA device";
+  }
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "cannot query the device's compute capability";
+  }
+  if (major != 9) return "device sm_" + std::to_string(major * 10 + minor) + " (the tensor-core kernel is for sm_90)";
+  cudaFuncAttributes attr{};
+  if (cudaFuncGetAttributes(&attr, main_kernel<__nv_bfloat16, 64, 3>) != cudaSuccess || attr.binaryVersion < 80) {
+    (void)cudaGetLastError();
+    return "no sm_90 image of the tensor-core kernel in this build";
+  }
+  int optin = 0;
+  if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "cannot query the shared-memory limit";
+  }
+  const std::size_t need = D == 64 ? main_shared_bytes<64>(2) : main_shared_bytes<128>(2);
+  if (static_cast<std::size_t>(optin) < need) return "device shared memory per block below " + std::to_string(need);
+  return {};
+}
+
+void launch(const TcArgs& a, cudaStream_t stream) {
+  const std::int64_t nb = static_cast<std::int64_t>(a.blocks.size());
+  if (nb == 0) return;
+  if (a.HQ < 1 || a.H < 1 || a.HQ % a.H != 0) throw std::logic_error("tc_forward: HQ must be a multiple of H");
+  if (a.HQ > 65535 || a.H > 65535) throw std::logic_error("tc_forward: more than 65535 heads");
+  const std::size_t D = static_cast<std::size_t>(a.D), unb = static_cast<std::size_t>(nb);
+  kernel_host::ScratchLayout sizing;
+  sizing.take<TcBlock>(unb);
+  sizing.take<float>(unb * a.H * BK * D);
+  sizing.take<float>(unb * a.H * BK * D);
+  sizing.take<float>(unb * a.HQ * BK * D);
+  sizing.take<float>(unb * a.HQ * BK * BK);
+  kernel_host::StreamScratch scratch(sizing.bytes(), stream);
+  kernel_host::ScratchLayout lay(static_cast<unsigned char*>(scratch.get()));
+  DevArgs d{};
+  TcBlock* blocks = lay.take<TcBlock>(unb);
+  d.kt = lay.take<float>(unb * a.H * BK * D);
+  d.wpt = lay.take<float>(unb * a.H * BK * D);
+  d.qt = lay.take<float>(unb * a.HQ * BK * D);
+  d.rd = lay.take<float>(unb * a.HQ * BK * BK);
+  // From pageable memory: cudaMemcpyAsync returns once the source has been staged, so a.blocks
+  // may go away afterwards (forward.cpp copies cu_seqlens the same way).
+  PATH_CUDA_CHECK(cudaMemcpyAsync(blocks, a.blocks.data(), unb * sizeof(TcBlock), cudaMemcpyHostToDevice, stream));
+  d.blocks = blocks;
+  d.q = a.q;
+  d.k = a.k;
+  d.v = a.v;
+  d.w = a.w;
+  d.beta = a.beta;
+  d.G = a.G;
+  d.T = a.T;
+  d.HQ = a.HQ;
+  d.H = a.H;
+  d.scale = a.scale;
+  d.gate_fla = a.gate_fla;
+  d.o = a.o;
+  d.lse = a.lse;
+  switch (a.in_type) {
+    case DType::BF16: return launch_dim<__nv_bfloat16>(d, a.D, nb, a.split_terms, stream);
+    case DType::F16: return launch_dim<__half>(d, a.D, nb, a.split_terms, stream);
+    default: break;
+  }
+  throw std::logic_error("tc_forward: input dtype " + std::string(dtype_label(a.in_type)) + " is not bf16 or fp16");
+}
+
+}  // namespace path::gpu::tc_forward

@@ -1,0 +1,202 @@
+// The tensor-core forward's kernel source (gpu/kernels/forward/src/tc/tc_kernels.cuh) run on the CPU
+// through path/gpu/host_shim.hpp, mma.sync emulated lane by lane from the documented fragment
+// layouts, and judged by the conformance judge: the index arithmetic, block table, masks, the
+// accumulator-to-operand fragment mapping and the split-operand arithmetic, with no GPU. What it
+// does not show: the tensor cores' own rounding, code generation, races (tests/test_gpu_forward_tc.cpp
+// runs the real kernels on a GPU).
+#include "path/gpu/host_shim.hpp"
+#include "tc/tc_kernels.cuh"
+
+#include <gtest/gtest.h>
+
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include "path/conformance/judge.hpp"
+#include "path/conformance/runner.hpp"
+#include "path/conformance/suite.hpp"
+#include "path/core/rounding.hpp"
+#include "path/forward.hpp"
+#include "support/random_problem.hpp"
+#include "support/seed.hpp"
+
+namespace path {
+namespace {
+
+namespace shim = gpu::host_shim;
+// lowp_math.cuh's gate scan (internal linkage) is not run here: G is summed below in its order.
+[[maybe_unused]] const auto unused_gate_scan = &gpu::lowp_math::gate_scan_kernel;
+namespace tc = gpu::tc_forward;
+namespace conf = conformance;
+
+template <class In>
+std::vector<In> as_input(const std::vector<double>& xs) {
+  std::vector<In> out(xs.size());
+  for (std::size_t i = 0; i < xs.size(); ++i) out[i] = gpu::lowp_math::from_acc<In>(static_cast<float>(xs[i]));
+  return out;
+}
+
+std::vector<float> as_f32(const std::vector<double>& xs) { return std::vector<float>(xs.begin(), xs.end()); }
+
+// What tc_forward::launch does, with host_shim::launch in place of <<<>>> and host vectors as scratch.
+template <class In, int D, int NS>
+ForwardResult<double> tc_host_forward(const Problem<double>& p) {
+  const Shape& s = p.shape;
+  const std::vector<In> q = as_input<In>(p.q), k = as_input<In>(p.k), v = as_input<In>(p.v);
+  const std::vector<float> w = as_f32(p.w), beta = as_f32(p.beta), g = as_f32(p.g);
+  std::vector<float> G;
+  std::vector<std::int64_t> batch, begin, length;
+  for (const SequenceRange& r : sequences_of(s, p.cu_seqlens)) {
+    batch.push_back(r.batch);
+    begin.push_back(r.begin);
+    length.push_back(r.length);
+  }
+  if (p.has_gate()) {  // gate_scan_kernel's arithmetic: in order, fp32
+    G.assign(g.size(), 0.0f);
+    for (std::size_t n = 0; n < length.size(); ++n)
+      for (index_t hq = 0; hq < s.HQ; ++hq) {
+        float acc = 0.0f;
+        for (index_t t = 0; t < length[n]; ++t) {
+          const std::size_t at = static_cast<std::size_t>((batch[n] * s.T + begin[n] + t) * s.HQ + hq);
+          acc += g[at];
+          G[at] = acc;
+        }
+      }
+  }
+  const std::vector<tc::TcBlock> blocks = tc::make_blocks(batch, begin, length, s.T);
+  const std::size_t nb = blocks.size(), BK = tc::kBlock;
+  std::vector<float> kt(nb * s.H * BK * D), wpt(nb * s.H * BK * D), qt(nb * s.HQ * BK * D), rd(nb * s.HQ * BK * BK, NAN);
+  std::vector<In> o(s.o_size(), gpu::lowp_math::from_acc<In>(NAN));
+  std::vector<float> lse(s.lse_size(), NAN);
+  tc::DevArgs d{};
+  d.q = q.data();
+  d.k = k.data();
+  d.v = v.data();
+  d.w = w.data();
+  d.beta = beta.data();
+  d.G = p.has_gate() ? G.data() : nullptr;
+  d.T = s.T;
+  d.HQ = s.HQ;
+  d.H = s.H;
+  d.scale = static_cast<float>(p.scale);
+  d.gate_fla = p.gate_convention == GateConvention::fla;
+  d.o = o.data();
+  d.lse = lse.data();
+  d.blocks = blocks.data();
+  d.kt = kt.data();
+  d.wpt = wpt.data();
+  d.qt = qt.data();
+  d.rd = rd.data();
+  if (nb > 0) {
+    const unsigned ub = static_cast<unsigned>(nb);
+    shim::launch({ub, static_cast<unsigned>(s.H), 1}, tc::kThreads, tc::prep_kv_bytes<D>(), tc::prep_kv_kernel<In, D>, d);
+    shim::launch({ub, static_cast<unsigned>(s.HQ), 1}, tc::kThreads, tc::prep_q_bytes<D>(), tc::prep_q_kernel<In, D>, d);
+    shim::launch({ub, static_cast<unsigned>(s.HQ), 1}, tc::kThreads, tc::main_shared_bytes<D>(sizeof(In)),
+                 tc::main_kernel<In, D, NS>, d);
+  }
+  ForwardResult<double> r{s, {}, {}};
+  for (In x : o) r.o.push_back(gpu::lowp_math::to_acc(x));
+  for (float x : lse) r.lse.push_back(x);
+  return r;
+}
+
+template <int NS>
+class TcHost : public conf::Implementation {
+ public:
+  std::string name() const override { return "tc-host-NS" + std::to_string(NS); }
+  std::string cannot_run(const conf::CaseSpec& spec) const override {
+    if (spec.mode != conf::Mode::prefill || spec.gradients) return "forward cases only";
+    if (spec.shape.D != 64 || spec.shape.Dv != 64) return "D = Dv = 64 only here";
+    if (spec.dtype != DType::BF16 && spec.dtype != DType::F16) return "bf16, fp16";
+    return {};
+  }
+  void run(const conf::CaseInput& input, conf::Outputs& outputs) override {
+    const ForwardResult<double> r = input.spec.dtype == DType::BF16
+                                        ? tc_host_forward<__nv_bfloat16, 64, NS>(input.problem)
+                                        : tc_host_forward<__half, 64, NS>(input.problem);
+    conf::store_rounded(outputs.at("o"), r.o);
+    conf::store_rounded(outputs.at("lse"), r.lse);
+  }
+};
+
+conf::Case forward_case(const std::string& name, Problem<double> p, DType dtype) {
+  for (auto* t : {&p.q, &p.k, &p.v})
+    for (double& x : *t) x = round_to(x, dtype);
+  for (auto* t : {&p.w, &p.beta, &p.g})
+    for (double& x : *t) x = round_to(x, DType::F32);
+  p.scale = round_to(p.scale, DType::F32);
+  conf::CaseInput in;
+  in.spec.name = name;
+  in.spec.shape = p.shape;
+  in.spec.dtype = dtype;
+  in.spec.gated = p.has_gate();
+  in.spec.gate_convention = p.gate_convention;
+  in.spec.cu_seqlens = p.cu_seqlens;
+  in.spec.mode = conf::Mode::prefill;
+  in.spec.gradients = false;
+  in.spec.distribution = "gaussian (tests/test_gpu_forward_tc_host.cpp)";
+  in.problem = std::move(p);
+  conf::BuildOptions options;
+  options.suite = "test_gpu_forward_tc_host";
+  options.suite_seed = testing::session_seed();
+  return conf::build_case_from_inputs(std::move(in), options, testing::session_seed());
+}
+
+template <class Impl>
+void judge(const std::vector<conf::Case>& cases) {
+  Impl impl;
+  conf::Report r = conf::run_cases(impl, cases, {});
+  for (const conf::CaseVerdict& v : r.cases) {
+    std::cerr << "  [" << impl.name() << "] " << v.name << ": " << conf::to_string(v.verdict);
+    for (const conf::OutputVerdict& o : v.outputs) std::cerr << "; " << o.output << " ratio " << o.ratio;
+    std::cerr << "\n";
+  }
+  std::ostringstream os;
+  conf::print_report(os, r);
+  EXPECT_EQ(r.count(conf::Verdict::fail), 0u) << os.str() << testing::seed_note();
+  EXPECT_EQ(r.count(conf::Verdict::pass), cases.size()) << os.str() << testing::seed_note();
+}
+
+// T = 1 (diagonal only), 150 (three blocks, the last short), varlen with an empty and a length-1
+// sequence and GQA; `few`: the 150 one in bf16 only.
+std::vector<conf::Case> small_cases(bool few = false) {
+  struct Spec {
+    index_t T, HQ, H;
+    bool gate;
+    GateConvention c;
+    std::vector<index_t> cu;
+  };
+  const Spec specs[] = {{150, 2, 1, true, GateConvention::paper, {}},
+                        {1, 1, 1, false, GateConvention::paper, {}},
+                        {140, 4, 2, true, GateConvention::fla, {0, 0, 1, 70, 140}}};
+  std::vector<conf::Case> cases;
+  for (const Spec& sp : specs) {
+    if (few && !cases.empty()) break;
+    auto rng = testing::rng_for("tc-host-" + std::to_string(sp.T));
+    const Problem<double> p = testing::random_problem({{1, sp.T, sp.HQ, sp.H, 64, 64}, sp.gate, sp.c, sp.cu}, rng);
+    for (DType dt : {DType::BF16, DType::F16}) {
+      if (few && dt != DType::BF16) continue;
+      cases.push_back(forward_case("T" + std::to_string(sp.T) + (sp.cu.empty() ? "" : "_varlen") + "_" +
+                                       std::string(dtype_label(dt)),
+                                   p, dt));
+    }
+  }
+  return cases;
+}
+
+TEST(TcForwardHost, ThreeTermSplitPassesTheJudge) { judge<TcHost<3>>(small_cases()); }
+
+// Two terms: reported, not required (the lse ratio is what decides the default split).
+TEST(TcForwardHost, TwoTermSplitRatios) {
+  TcHost<2> impl;
+  const conf::Report r = conf::run_cases(impl, small_cases(true), {});
+  for (const conf::CaseVerdict& v : r.cases) {
+    std::cerr << "  [" << impl.name() << "] " << v.name << ": " << conf::to_string(v.verdict);
+    for (const conf::OutputVerdict& o : v.outputs) std::cerr << "; " << o.output << " ratio " << o.ratio;
+    std::cerr << "\n";
+  }
+}
+
+}  // namespace
+}  // namespace path
