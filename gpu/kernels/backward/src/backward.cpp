@@ -162,6 +162,10 @@ ForwardBackwardResult lowp_forward_backward(const Problem<double>& p, const std:
   const DeviceBuffer dg = p.has_gate() ? detail::poisoned(s.g_size() * sizeof(float)) : DeviceBuffer();
 
   ForwardArgs f;
+  // The plain backward recomputes every logit with the plain sweep's arithmetic and forms
+  // P = exp(s - lse): its lse comes from the same sweep, so that each row of P sums to 1 in that
+  // arithmetic. The tensor-core forward (another summation of s) pairs with the fast backward.
+  f.kernel = ForwardKernel::plain;
   f.shape = s;
   f.scale = round_to(p.scale, DType::F32);
   f.gate_convention = p.gate_convention;
