@@ -84,7 +84,12 @@ pack_logs() { tar -czf "$OUT/logs.tar.gz.part" -C "$(dirname "$LOG")" logs 2>/de
 } > "$OUT/environment.txt" 2>&1
 
 # ---------------------------------------------------------------- build
-PROGRAMS=(test_gpu_forward test_gpu_backward_decode test_gpu_kernel_host path_gpu_bench path_gpu_long pathcheck)
+PROGRAMS=(test_gpu_forward test_gpu_forward_tc test_gpu_backward_decode test_gpu_kernel_host path_gpu_bench path_gpu_long
+          path_gpu_forward_bench pathcheck)
+# The GPU test programs of the tests phase, and the small every-path cases the sanitizers run.
+GPU_TESTS=(test_gpu_forward test_gpu_forward_tc test_gpu_backward_decode)
+SAN_TARGETS=(test_gpu_forward:GpuSmall.* test_gpu_backward_decode:GpuSmallBackwardDecode.*
+             "test_gpu_forward_tc:Shapes/TcShapes.TensorCoreAndPlainPass/T65_*")
 declare -A BIN=()
 build() {
   local prefix=()
@@ -102,6 +107,8 @@ build() {
     return 1
   fi
   BIN[test_gpu_forward]=build-gpu/tests/test_gpu_forward
+  BIN[test_gpu_forward_tc]=build-gpu/tests/test_gpu_forward_tc
+  BIN[path_gpu_forward_bench]=build-gpu/tests/path_gpu_forward_bench
   BIN[test_gpu_backward_decode]=build-gpu/tests/test_gpu_backward_decode
   BIN[test_gpu_kernel_host]=build-gpu/tests/test_gpu_kernel_host
   BIN[path_gpu_long]=build-gpu/tests/path_gpu_long
@@ -216,13 +223,13 @@ else
       HOST_PID=$!
     fi
     declare -a TEST_PIDS=()
-    for t in test_gpu_forward test_gpu_backward_decode; do
+    for t in "${GPU_TESTS[@]}"; do
       say "$t (in parallel)"
       timeout 360 "${BIN[$t]}" --gtest_output=xml:"$LOG/$t.xml" > "$LOG/$t.log" 2>&1 &
       TEST_PIDS+=($!)
     done
     n=0
-    for t in test_gpu_forward test_gpu_backward_decode; do
+    for t in "${GPU_TESTS[@]}"; do
       wait "${TEST_PIDS[$n]}"
       rc=$?
       n=$((n + 1))
@@ -245,7 +252,7 @@ else
     else
       declare -a SAN_JOBS=() SAN_PIDS=()
       for tool in memcheck racecheck synccheck initcheck; do
-        for t in test_gpu_forward:GpuSmall.* test_gpu_backward_decode:GpuSmallBackwardDecode.*; do
+        for t in "${SAN_TARGETS[@]}"; do
           prog=${t%%:*}; filter=${t#*:}
           extra=()
           [ "$tool" = memcheck ] && extra=(--leak-check full)
