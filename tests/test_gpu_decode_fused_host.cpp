@@ -7,6 +7,8 @@
 // indexing, masking or split-merging error shows as a difference of order one. Several splits
 // (small split length), an empty cache, chunks of 1, 2, 5 and 16 tokens, GQA, both gate conventions
 // and no gate, D != Dv, every input dtype, and the fp32 cache of bf16/fp16 inputs.
+// And judged: decode cases from an empty cache (prefill 0: every row comes from a fused step) through
+// the conformance judge, chunks of 1, 2, 5 and 16 tokens.
 // What this does not check: the GPU itself (vector loads, code generation, races); the conformance
 // judge's verdict on the fused step runs on a GPU (tests/test_gpu_decode_fused.cpp).
 #include <gtest/gtest.h>
@@ -24,6 +26,12 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include "path/conformance/case.hpp"
+#include "path/conformance/judge.hpp"
+#include "path/conformance/suite.hpp"
+#include "path/core/rounding.hpp"
+#include "support/seed.hpp"
 
 namespace path {
 namespace {
@@ -206,6 +214,133 @@ TEST(HostFusedDecode, Fp16AgreesWithThePlainStep) { run_all<__half, __half>(); }
 TEST(HostFusedDecode, Fp32AgreesWithThePlainStep) { run_all<float, float>(); }
 TEST(HostFusedDecode, Bf16WithAnFp32CacheAgreesWithThePlainStep) { run_all<__nv_bfloat16, float>(); }
 TEST(HostFusedDecode, Fp16WithAnFp32CacheAgreesWithThePlainStep) { run_all<__half, float>(); }
+
+// ---------------------------------------------------------------------------------------------
+// Judged: decode cases with prefill 0 (batch rows decoded together), every step fused.
+namespace conf = conformance;
+
+template <class In, class KC>
+conf::Outputs run_fused_on_host(const conf::CaseInput& in, long long chunk) {
+  const Problem<double>& p = in.problem;
+  const Shape& s = p.shape;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto as = [](const std::vector<double>& xs, auto tag) {
+    using T = decltype(tag);
+    std::vector<T> out;
+    for (double x : xs) out.push_back(to_t<T>(static_cast<float>(x)));  // the case's inputs are exact in T
+    return out;
+  };
+  const std::vector<In> q = as(p.q, In{}), k = as(p.k, In{}), v = as(p.v, In{});
+  const std::vector<float> w = as(p.w, 0.0f), beta = as(p.beta, 0.0f), g = as(p.g, 0.0f);
+  std::vector<KC> ck(s.k_size(), to_t<KC>(nan)), cv(s.v_size(), to_t<KC>(nan));
+  std::vector<float> cG(p.has_gate() ? s.g_size() : 0, nan);
+  std::vector<double> o(s.o_size(), std::nan("")), lse(s.lse_size(), std::nan(""));
+  auto slice = [&](const auto& x, index_t heads, index_t dim, index_t t0, index_t n) {
+    std::remove_cv_t<std::remove_reference_t<decltype(x)>> out;
+    for (index_t b = 0; b < s.B; ++b)
+      for (index_t t = t0; t < t0 + n; ++t)
+        for (index_t h = 0; h < heads; ++h)
+          for (index_t d = 0; d < dim; ++d) out.push_back(x[flat_index(b, t, h, d, s.T, heads, dim)]);
+    return out;
+  };
+  HostLauncher launch;
+  for (index_t t0 = 0; t0 < s.T; t0 += chunk) {
+    const index_t n = std::min<index_t>(chunk, s.T - t0);
+    const std::vector<In> qs = slice(q, s.HQ, s.D, t0, n), ks = slice(k, s.H, s.D, t0, n), vs = slice(v, s.H, s.Dv, t0, n);
+    const std::vector<float> ws = slice(w, s.H, s.D, t0, n), bs = slice(beta, s.H, 1, t0, n);
+    const std::vector<float> gs = p.has_gate() ? slice(g, s.HQ, 1, t0, n) : std::vector<float>();
+    std::vector<In> os(static_cast<std::size_t>(s.B * n * s.HQ * s.Dv), to_t<In>(nan));
+    std::vector<float> ls(static_cast<std::size_t>(s.B * n * s.HQ), nan);
+    gpu::decode_detail::DecodeKernelArgs a;
+    a.in_type = dtype_of<In>();
+    a.cache_type = dtype_of<KC>();
+    a.batch = s.B;
+    a.n0 = t0;
+    a.n = n;
+    a.capacity = s.T;
+    a.HQ = s.HQ;
+    a.H = s.H;
+    a.D = s.D;
+    a.Dv = s.Dv;
+    a.scale = static_cast<float>(p.scale);
+    a.gate_fla = p.gate_convention == GateConvention::fla;
+    a.q = qs.data();
+    a.k = ks.data();
+    a.v = vs.data();
+    a.w = ws.data();
+    a.beta = bs.data();
+    a.g = p.has_gate() ? gs.data() : nullptr;
+    a.cache_k = ck.data();
+    a.cache_v = cv.data();
+    a.cache_G = p.has_gate() ? cG.data() : nullptr;
+    a.o = os.data();
+    a.lse = ls.data();
+    fdk::FusedPlan f;
+    std::string why;
+    if (!fdk::plan_fused(a, 1 << 20, f, &why, fdk::kGroups)) throw std::logic_error(why);
+    std::vector<float> partials(fdk::fused_workspace_floats(a, f), nan);
+    a.partials = partials.data();
+    fdk::enqueue_fused_step<In, KC>(a, f, launch);
+    for (index_t b = 0; b < s.B; ++b)
+      for (index_t c = 0; c < n; ++c)
+        for (index_t hq = 0; hq < s.HQ; ++hq) {
+          for (index_t d = 0; d < s.Dv; ++d)
+            o[flat_index(b, t0 + c, hq, d, s.T, s.HQ, s.Dv)] = to_f(os[flat_index(b, c, hq, d, n, s.HQ, s.Dv)]);
+          lse[flat_index(b, t0 + c, hq, 0, s.T, s.HQ, 1)] = ls[flat_index(b, c, hq, 0, n, s.HQ, 1)];
+        }
+  }
+  std::vector<double> kc;
+  for (const KC& x : ck) kc.push_back(to_f(x));
+  conf::Outputs outputs = conf::poisoned_outputs(in.spec);
+  conf::store_rounded(outputs.at("o"), o);
+  conf::store_rounded(outputs.at("lse"), lse);
+  conf::store_rounded(outputs.at("k_cache"), kc);
+  return outputs;
+}
+
+conf::CaseSpec decode_spec(const std::string& name, Shape s, DType dtype, bool gated, GateConvention conv,
+                           const std::string& distribution) {
+  conf::CaseSpec c;
+  c.name = name;
+  c.shape = s;
+  c.dtype = dtype;
+  c.gated = gated;
+  c.gate_convention = conv;
+  c.mode = conf::Mode::decode;
+  c.prefill_length = 0;
+  c.gradients = false;
+  c.distribution = distribution;
+  return c;
+}
+
+template <class In, class KC>
+void judge_fused(DType t) {
+  conf::BuildOptions options;
+  options.suite = "test_gpu_decode_fused_host";
+  options.suite_seed = testing::session_seed();
+  const std::string d(dtype_label(t));
+  const std::vector<conf::CaseSpec> specs = {
+      decode_spec("hfused_" + d + "_gqa_paper", {2, 37, 4, 2, 16, 32}, t, true, GateConvention::paper, "standard"),
+      decode_spec("hfused_" + d + "_fla_D32_Dv16", {1, 40, 2, 1, 32, 16}, t, true, GateConvention::fla, "beta_near_two"),
+      decode_spec("hfused_" + d + "_nogate", {1, 45, 1, 1, 16, 16}, t, false, GateConvention::paper, "colinear_w"),
+  };
+  for (const conf::CaseSpec& spec : specs) {
+    const conf::Case c = conf::build_case(spec, options);
+    for (long long chunk : {1LL, 2LL, 5LL, 16LL}) {
+      const conf::CaseVerdict v = conf::judge(c, run_fused_on_host<In, KC>(c.input, chunk));
+      std::cerr << "  chunk " << chunk << ": " << v.name << ": " << conf::to_string(v.verdict);
+      for (const conf::OutputVerdict& o : v.outputs) std::cerr << "; " << o.output << " ratio " << o.ratio;
+      std::cerr << "\n";
+      EXPECT_EQ(v.verdict, conf::Verdict::pass) << v.name << " chunk " << chunk << " " << v.problem << "; "
+                                                << testing::seed_note();
+    }
+  }
+}
+
+TEST(HostFusedDecodeJudged, Bf16) { judge_fused<__nv_bfloat16, __nv_bfloat16>(DType::BF16); }
+TEST(HostFusedDecodeJudged, Fp16) { judge_fused<__half, __half>(DType::F16); }
+TEST(HostFusedDecodeJudged, Fp32) { judge_fused<float, float>(DType::F32); }
+TEST(HostFusedDecodeJudged, Bf16Fp32Cache) { judge_fused<__nv_bfloat16, float>(DType::BF16); }
 
 }  // namespace
 }  // namespace path
