@@ -198,7 +198,9 @@ __global__ void fused_append_gates_kernel(DecodeKernelArgs a) {
 
 // The fused pass over keys [split * split_len, min(+split_len, n0 + n)) of (sequence, kv head).
 // The chunk's values and gates are in the cache already (the append kernels run first).
-template <class In, class KC, int E>
+// EVT: the value row's elements per lane (Dv / 8) when it is a compile-time constant (the
+// instantiations with Dv = D), 0 for a run-time one (D != Dv: a switch, more registers).
+template <class In, class KC, int E, int EVT>
 __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a, FusedPlan f) {
   const In* __restrict__ q = static_cast<const In*>(a.q);
   const In* __restrict__ k_new = static_cast<const In*>(a.k);
@@ -244,100 +246,108 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
   for (int r = 0; r < kMaxAcc; ++r) acc[r] = 0.0f;
   const float scale = a.scale;
 
-  for (i64 j0 = begin; j0 < end; j0 += kGroups) {
-    __syncthreads();  // the previous tile's probabilities and values are used; the staging is done
-    const i64 j = j0 + group;
-    const bool valid = j < end;
-    const int ci = valid ? static_cast<int>(max(j - a.n0, i64(-1))) : n;  // -1: a cached key
-    float x[E];
-    if (valid && j < a.n0) {
+  // Key j of this group into x: a cached key (vector loads) or one of the chunk's (from the new
+  // tokens), zero past the split's end.
+  auto load_key = [&](i64 j, float (&x)[E]) {
+    if (j < end && j < a.n0) {
       load_row<KC, E, true>(cache_k + ((b * a.capacity + j) * a.H + h) * D + lane * E, x);
-    } else if (valid) {
+    } else if (j < end) {
       load_row<In, E, false>(k_new + ((b * a.n + (j - a.n0)) * a.H + h) * D + lane * E, x);
     } else {
       PATH_UNROLL
       for (int e = 0; e < E; ++e) x[e] = 0.0f;
     }
-    {
-      float* const vrow = vs + group * Dv + lane * EV;
-      const KC* const src = cache_v + ((b * a.capacity + (valid ? j : 0)) * a.H + h) * Dv + lane * EV;
-      auto stage = [&](auto ev) {
-        constexpr int EVc = decltype(ev)::value;
-        float y[EVc];
-        if (valid) {
-          load_row<KC, EVc, true>(src, y);
-        } else {
+  };
+  // The tile loop, with the value row's width per lane (EV = Dv / 8) known at compile time so that
+  // the value row stays in registers while the key is transformed and scored (its load overlaps
+  // that work), and the next tile's key is loaded before this tile's softmax (software pipelining).
+  auto tiles = [&](auto ev) {
+    constexpr int EVc = decltype(ev)::value;
+    float x[E];
+    load_key(begin + group, x);
+    for (i64 j0 = begin; j0 < end; j0 += kGroups) {
+      __syncthreads();  // the previous tile's probabilities and values are used; the staging is done
+      const i64 j = j0 + group;
+      const bool valid = j < end;
+      const int ci = valid ? static_cast<int>(max(j - a.n0, i64(-1))) : n;  // -1: a cached key
+      float y[EVc];
+      if (valid) {
+        load_row<KC, EVc, true>(cache_v + ((b * a.capacity + j) * a.H + h) * Dv + lane * EVc, y);
+      } else {
+        PATH_UNROLL
+        for (int e = 0; e < EVc; ++e) y[e] = 0.0f;  // probability 0 times a finite value
+      }
+      for (int c = 0; c < n; ++c) {
+        const float* const wr = ws + c * D;
+        const float dw = perm_dot<E>(x, wr, lane);  // every lane of the warp (butterfly)
+        if (c > ci) {                               // k <- H_{n0+c} k for keys older than token n0+c
+          const float along = bs[c] * dw;
           PATH_UNROLL
-          for (int e = 0; e < EVc; ++e) y[e] = 0.0f;  // probability 0 times a finite value
+          for (int e = 0; e < E; ++e) x[e] = fma(-along, wr[e * kLanes + lane], x[e]);
         }
-        PATH_UNROLL
-        for (int e = 0; e < EVc; ++e) vrow[e] = y[e];
-      };
-      switch (EV) {
-        case 2: stage(std::integral_constant<int, 2>{}); break;
-        case 4: stage(std::integral_constant<int, 4>{}); break;
-        case 8: stage(std::integral_constant<int, 8>{}); break;
-        default: stage(std::integral_constant<int, 16>{}); break;
-      }
-    }
-    for (int c = 0; c < n; ++c) {
-      const float* const wr = ws + c * D;
-      const float dw = perm_dot<E>(x, wr, lane);  // every lane of the warp (butterfly)
-      if (c > ci) {                               // k <- H_{n0+c} k for keys older than token n0+c
-        const float along = bs[c] * dw;
-        PATH_UNROLL
-        for (int e = 0; e < E; ++e) x[e] = fma(-along, wr[e * kLanes + lane], x[e]);
-      }
-      for (int g = 0; g < G; ++g) {
-        const int p = c * G + g;
-        const float raw = perm_dot<E>(x, qs + p * D, lane);
-        if (lane == 0) {
-          float s = -INFINITY;
-          if (valid && c >= ci) {
-            const float Gj = a.cache_G ? a.cache_G[(b * a.capacity + j) * a.HQ + h * G + g] : 0.0f;
-            s = gated_logit(raw, scale, gt[p] - Gj, a.gate_fla);
+        for (int g = 0; g < G; ++g) {
+          const int p = c * G + g;
+          const float raw = perm_dot<E>(x, qs + p * D, lane);
+          if (lane == 0) {
+            float s = -INFINITY;
+            if (valid && c >= ci) {
+              const float Gj = a.cache_G ? a.cache_G[(b * a.capacity + j) * a.HQ + h * G + g] : 0.0f;
+              s = gated_logit(raw, scale, gt[p] - Gj, a.gate_fla);
+            }
+            ss[p * kGroups + group] = s;
           }
-          ss[p * kGroups + group] = s;
+        }
+      }
+      if (valid) store_row<KC, E>(cache_k + ((b * a.capacity + j) * a.H + h) * D + lane * E, x);
+      load_key(j + kGroups, x);  // the next tile's key
+      PATH_UNROLL
+      for (int e = 0; e < EVc; ++e) vs[group * Dv + lane * EVc + e] = y[e];
+      __syncthreads();
+      // Online softmax statistics: one warp per pair, one key per lane.
+      for (int p = warp; p < P; p += kWarps) {
+        const float s = ss[p * kGroups + wlane];
+        const float tile_max = kernel_support::lane_group_max<32>(s);
+        const float m_old = ms[p];
+        const float m_new = fmax(m_old, tile_max);
+        float pr = 0.0f, alpha = 1.0f;
+        if (m_new != -INFINITY) {
+          pr = lowp_math::exp_rn(s - m_new);         // 0 for masked keys
+          alpha = lowp_math::exp_rn(m_old - m_new);  // 0 on the first live tile
+        }
+        const float psum = kernel_support::lane_group_sum<32>(pr);
+        ss[p * kGroups + wlane] = round_to_input<In>(pr);
+        __syncwarp();
+        if (wlane == 0) {
+          ls[p] = ls[p] * alpha + psum;
+          ms[p] = m_new;
+          as[p] = alpha;
+        }
+      }
+      __syncthreads();
+      // P*V: thread owns accumulators idx = threadIdx.x + r * kThreads of the [P][Dv] block.
+      PATH_UNROLL
+      for (int r = 0; r < kMaxAcc; ++r) {
+        const int idx = static_cast<int>(threadIdx.x) + r * kThreads;
+        if (idx < P * Dv) {
+          const int p = idx / Dv, d = idx % Dv;
+          float v = acc[r] * as[p];
+          const float* const pr = ss + p * kGroups;
+          for (int key = 0; key < kGroups; ++key) v = fma(pr[key], vs[key * Dv + d], v);
+          acc[r] = v;
         }
       }
     }
-    if (valid) store_row<KC, E>(cache_k + ((b * a.capacity + j) * a.H + h) * D + lane * E, x);
-    __syncthreads();
-    // Online softmax statistics: one warp per pair, one key per lane.
-    for (int p = warp; p < P; p += kWarps) {
-      const float s = ss[p * kGroups + wlane];
-      const float tile_max = kernel_support::lane_group_max<32>(s);
-      const float m_old = ms[p];
-      const float m_new = fmax(m_old, tile_max);
-      float pr = 0.0f, alpha = 1.0f;
-      if (m_new != -INFINITY) {
-        pr = lowp_math::exp_rn(s - m_new);  // 0 for masked keys
-        alpha = lowp_math::exp_rn(m_old - m_new);  // 0 on the first live tile
-      }
-      const float psum = kernel_support::lane_group_sum<32>(pr);
-      ss[p * kGroups + wlane] = round_to_input<In>(pr);
-      __syncwarp();
-      if (wlane == 0) {
-        ls[p] = ls[p] * alpha + psum;
-        ms[p] = m_new;
-        as[p] = alpha;
-      }
-    }
-    __syncthreads();
-    // P*V: thread owns accumulators idx = threadIdx.x + r * kThreads of the [P][Dv] block.
-    PATH_UNROLL
-    for (int r = 0; r < kMaxAcc; ++r) {
-      const int idx = static_cast<int>(threadIdx.x) + r * kThreads;
-      if (idx < P * Dv) {
-        const int p = idx / Dv, d = idx % Dv;
-        float v = acc[r] * as[p];
-        const float* const pr = ss + p * kGroups;
-        for (int key = 0; key < kGroups; ++key) v = fma(pr[key], vs[key * Dv + d], v);
-        acc[r] = v;
-      }
+  };
+  if constexpr (EVT > 0) {
+    tiles(std::integral_constant<int, EVT>{});
+  } else {
+    switch (EV) {
+      case 2: tiles(std::integral_constant<int, 2>{}); break;
+      case 4: tiles(std::integral_constant<int, 4>{}); break;
+      case 8: tiles(std::integral_constant<int, 8>{}); break;
+      default: tiles(std::integral_constant<int, 16>{}); break;
     }
   }
-
   __syncthreads();
   float* const part = a.partials + ((b * a.H + h) * f.splits + split) * P * (Dv + 2);
   PATH_UNROLL
@@ -400,8 +410,12 @@ void enqueue_fused_step(const DecodeKernelArgs& a, const FusedPlan& f, Launch& l
   const Grid grid{static_cast<unsigned>(f.splits), static_cast<unsigned>(a.H), static_cast<unsigned>(a.batch)};
   auto run = [&](auto e) {
     constexpr int E = decltype(e)::value;
-    launch("fused_step_kernel", grid, static_cast<unsigned>(kThreads), f.shared_bytes, fused_step_kernel<In, KC, E>, a,
-           f);
+    if (a.Dv == a.D)
+      launch("fused_step_kernel", grid, static_cast<unsigned>(kThreads), f.shared_bytes,
+             fused_step_kernel<In, KC, E, E>, a, f);
+    else
+      launch("fused_step_kernel", grid, static_cast<unsigned>(kThreads), f.shared_bytes,
+             fused_step_kernel<In, KC, E, 0>, a, f);
   };
   switch (a.D / kLanes) {
     case 2: run(std::integral_constant<int, 2>{}); break;
