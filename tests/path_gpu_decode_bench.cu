@@ -139,7 +139,7 @@ Tokens make_tokens(const Shape& s, long long n, DType dt, std::uint64_t seed) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   int reps = 50;
   DType dt = DType::BF16;
   bool f32_cache = false, quick = false;
@@ -232,4 +232,13 @@ int main(int argc, char** argv) {
     }
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "path_gpu_decode_bench: %s\n", e.what());
+    return 1;
+  }
 }

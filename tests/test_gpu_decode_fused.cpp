@@ -293,5 +293,24 @@ TEST(GpuFusedDecodeChoice, ForcedFusedOnAStepItCannotRunIsRejected) {
   }
 }
 
+// The cache dtype option (no GPU needed): the input dtype or fp32, nothing else.
+TEST(GpuDecodeCacheDtype, InputDtypeOrFp32Only) {
+  gpu::DecodeCacheLayout c;
+  c.batch = 1;
+  c.capacity = 4;
+  c.HQ = c.H = 1;
+  c.D = c.Dv = 16;
+  c.dtype = DType::BF16;
+  EXPECT_NO_THROW(gpu::validate_cache_layout(c));
+  c.cache_dtype = DType::BF16;
+  EXPECT_NO_THROW(gpu::validate_cache_layout(c));
+  c.cache_dtype = DType::F32;
+  EXPECT_NO_THROW(gpu::validate_cache_layout(c));
+  c.cache_dtype = DType::F16;
+  EXPECT_THROW(gpu::validate_cache_layout(c), InvalidProblem);
+  c.cache_dtype = DType::F64;
+  EXPECT_THROW(gpu::validate_cache_layout(c), InvalidProblem);
+}
+
 }  // namespace
 }  // namespace path
