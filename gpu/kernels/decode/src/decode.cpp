@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -59,6 +60,7 @@ decode_detail::DecodeKernelArgs kernel_args(const DeviceDecodeCache& cache, cons
   const DecodeCacheLayout& c = cache.layout();
   decode_detail::DecodeKernelArgs a;
   a.in_type = c.dtype;
+  a.cache_type = cache.cache_dtype();
   a.batch = c.batch;
   a.n0 = cache.length();
   a.n = t.n;
@@ -87,6 +89,9 @@ void validate_cache_layout(const DecodeCacheLayout& c) {
   path::detail::check_shape(Shape{c.batch, c.capacity, c.HQ, c.H, c.D, c.Dv});
   check_head_dims(Shape{c.batch, c.capacity, c.HQ, c.H, c.D, c.Dv});
   check_input_dtype(c.dtype, "k");
+  if (c.cache_dtype && *c.cache_dtype != c.dtype && *c.cache_dtype != DType::F32)
+    reject("k", "the cache dtype must be the input dtype (" + std::string(dtype_label(c.dtype)) + ") or fp32, got " +
+                    std::string(dtype_label(*c.cache_dtype)));
   check_scale(c.scale);
   if (c.HQ > 65535 || c.batch > 65535)
     reject("q", "HQ = " + std::to_string(c.HQ) + " and batch = " + std::to_string(c.batch) + " must be at most 65535 (the grid)");
@@ -96,8 +101,9 @@ DeviceDecodeCache::DeviceDecodeCache(const DecodeCacheLayout& layout) : layout_(
   validate_cache_layout(layout_);
   const DecodeCacheLayout& c = layout_;
   const std::size_t slots = static_cast<std::size_t>(c.batch * c.capacity);
-  keys_ = detail::poisoned(slots * static_cast<std::size_t>(c.H * c.D) * dtype_size(c.dtype));
-  values_ = detail::poisoned(slots * static_cast<std::size_t>(c.H * c.Dv) * dtype_size(c.dtype));
+  const DType kc = cache_dtype();
+  keys_ = detail::poisoned(slots * static_cast<std::size_t>(c.H * c.D) * dtype_size(kc));
+  values_ = detail::poisoned(slots * static_cast<std::size_t>(c.H * c.Dv) * dtype_size(kc));
   if (c.gated) gates_ = detail::poisoned(slots * static_cast<std::size_t>(c.HQ) * sizeof(float));
 }
 
@@ -108,8 +114,8 @@ std::vector<double> DeviceDecodeCache::download_keys() const {
   out.reserve(static_cast<std::size_t>(c.batch * length_) * row);
   for (index_t b = 0; b < c.batch; ++b) {
     const auto* base = static_cast<const unsigned char*>(keys_.get()) +
-                       static_cast<std::size_t>(b * c.capacity) * row * dtype_size(c.dtype);
-    const std::vector<double> part = download_as(base, static_cast<std::size_t>(length_) * row, c.dtype);
+                       static_cast<std::size_t>(b * c.capacity) * row * dtype_size(cache_dtype());
+    const std::vector<double> part = download_as(base, static_cast<std::size_t>(length_) * row, cache_dtype());
     out.insert(out.end(), part.begin(), part.end());
   }
   return out;
@@ -135,12 +141,37 @@ void prefill_to_cache(DeviceDecodeCache& cache, const DecodeTokens& t) {
   cache.length_ += t.n;
 }
 
+DecodeKernel decode_kernel_choice() {
+  const char* env = std::getenv("PATH_GPU_DECODE_KERNEL");
+  if (env == nullptr || *env == '\0' || std::string(env) == "auto") return DecodeKernel::automatic;
+  if (std::string(env) == "plain") return DecodeKernel::plain;
+  if (std::string(env) == "fused") return DecodeKernel::fused;
+  throw InvalidProblem("PATH_GPU_DECODE_KERNEL=" + std::string(env) + ": expected plain, fused or auto");
+}
+
 void decode_step(DeviceDecodeCache& cache, const DecodeTokens& t, const DecodeOutputs& out) {
   validate_step(cache.layout(), cache.length(), t, out);
   decode_detail::DecodeKernelArgs a = kernel_args(cache, t);
   a.o = out.o.data;
   a.lse = static_cast<float*>(out.lse.data);
-  decode_detail::launch_step(a, t.stream);
+  const DecodeKernel choice = decode_kernel_choice();
+  std::size_t floats = 0;
+  std::string why;
+  const bool fused = choice != DecodeKernel::plain && decode_detail::fused_step_plan(a, &floats, &why);
+  if (choice == DecodeKernel::fused && !fused)
+    throw InvalidProblem("PATH_GPU_DECODE_KERNEL=fused: the fused step cannot run this step: " + why);
+  if (fused) {
+    if (floats > cache.partials_floats_) {
+      PATH_CUDA_CHECK(cudaStreamSynchronize(t.stream));  // the old workspace may be in use
+      cache.partials_ = detail::DeviceBuffer();
+      cache.partials_ = detail::poisoned(floats * sizeof(float));
+      cache.partials_floats_ = floats;
+    }
+    a.partials = cache.partials_.as<float>();
+    decode_detail::launch_fused_step(a, t.stream);
+  } else {
+    decode_detail::launch_step(a, t.stream);
+  }
   cache.length_ += t.n;
 }
 
@@ -249,6 +280,8 @@ DecodeRunResult lowp_decode(const Problem<double>& p, index_t prefill, DType pre
     layout.D = s.D;
     layout.Dv = s.Dv;
     layout.dtype = precision;
+    if (const char* env = std::getenv("PATH_GPU_DECODE_CACHE_DTYPE"); env && std::string(env) == "f32")
+      layout.cache_dtype = DType::F32;
     layout.gated = p.has_gate();
     layout.scale = p.scale;
     layout.gate_convention = p.gate_convention;

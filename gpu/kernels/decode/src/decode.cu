@@ -1,11 +1,13 @@
-// The launches of the plain low-precision decode kernels (decode_kernel.cuh): dispatch on the input
-// type, every launch checked (cudaGetLastError) at once.
+// The launches of the low-precision decode kernels: the plain ones (decode_kernel.cuh) and the fused
+// step (fused_decode_kernel.cuh); dispatch on the input and cache types, every launch checked
+// (cudaGetLastError) at once.
 #include <cuda_runtime.h>
 
 #include <stdexcept>
 #include <string>
 
 #include "decode_kernel.cuh"
+#include "fused_decode_kernel.cuh"
 #include "decode_launch.hpp"
 #include "path/gpu/cuda_check.hpp"
 
@@ -15,8 +17,8 @@ namespace {
 
 struct DeviceLauncher {
   cudaStream_t stream;
-  template <class Kernel, class... Args>
-  void operator()(const char* name, decode_kernel::Grid g, unsigned threads, std::size_t shared_bytes, Kernel kernel,
+  template <class Grid, class Kernel, class... Args>
+  void operator()(const char* name, Grid g, unsigned threads, std::size_t shared_bytes, Kernel kernel,
                   const Args&... args) const {
     kernel<<<dim3(g.x, g.y, g.z), threads, shared_bytes, stream>>>(args...);
     const std::string what = std::string("launch of ") + name + " (cudaGetLastError)";
@@ -38,9 +40,50 @@ void launch(const DecodeKernelArgs& a, bool prefill, cudaStream_t stream) {
                          " is not one of bf16, fp16, fp32");
 }
 
+// Blocks the fused step aims for (splits of the cache fill the rest): 8 per multiprocessor.
+int fused_target_blocks() {
+  static const int target = [] {
+    int device = 0, sms = 0;
+    path::gpu::detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice", __FILE__, __LINE__);
+    path::gpu::detail::check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
+                                  "cudaDeviceGetAttribute(MultiProcessorCount)", __FILE__, __LINE__);
+    return 8 * (sms > 0 ? sms : 1);
+  }();
+  return target;
+}
+
 }  // namespace
 
 void launch_prefill(const DecodeKernelArgs& a, cudaStream_t stream) { launch(a, true, stream); }
 void launch_step(const DecodeKernelArgs& a, cudaStream_t stream) { launch(a, false, stream); }
+
+bool fused_step_plan(const DecodeKernelArgs& a, std::size_t* workspace_floats, std::string* why) {
+  fused_decode_kernel::FusedPlan f;
+  if (!fused_decode_kernel::plan_fused(a, fused_target_blocks(), f, why)) return false;
+  if (workspace_floats) *workspace_floats = fused_decode_kernel::fused_workspace_floats(a, f);
+  return true;
+}
+
+void launch_fused_step(const DecodeKernelArgs& a, cudaStream_t stream) {
+  fused_decode_kernel::FusedPlan f;
+  std::string why;
+  if (!fused_decode_kernel::plan_fused(a, fused_target_blocks(), f, &why))
+    throw std::logic_error("fused decode launch: the step cannot run fused: " + why);
+  if (a.partials == nullptr) throw std::logic_error("fused decode launch: no workspace");
+  DeviceLauncher l{stream};
+  const bool f32_cache = a.cache_type == DType::F32;
+  switch (a.in_type) {
+    case DType::F32: return fused_decode_kernel::enqueue_fused_step<float, float>(a, f, l);
+    case DType::F16:
+      return f32_cache ? fused_decode_kernel::enqueue_fused_step<__half, float>(a, f, l)
+                       : fused_decode_kernel::enqueue_fused_step<__half, __half>(a, f, l);
+    case DType::BF16:
+      return f32_cache ? fused_decode_kernel::enqueue_fused_step<__nv_bfloat16, float>(a, f, l)
+                       : fused_decode_kernel::enqueue_fused_step<__nv_bfloat16, __nv_bfloat16>(a, f, l);
+    default: break;
+  }
+  throw std::logic_error("fused decode launch: input dtype " + std::string(dtype_label(a.in_type)) +
+                         " is not one of bf16, fp16, fp32");
+}
 
 }  // namespace path::gpu::decode_detail

@@ -44,15 +44,17 @@ static_assert(32 % kLanes == 0 && kThreads % 32 == 0, "a group must not straddle
 __device__ __forceinline__ float group_sum(float v) { return kernel_support::lane_group_sum<kLanes>(v); }
 __device__ __forceinline__ float group_max(float v) { return kernel_support::lane_group_max<kLanes>(v); }
 
-// Values of the n new tokens into cache slots n0 .. n0+n-1 (same dtype: a copy).
-template <class In>
+// Values of the n new tokens into cache slots n0 .. n0+n-1 (a copy; widened to fp32 for an fp32
+// cache of bf16/fp16 inputs: exact).
+template <class In, class KC>
 __global__ void append_values_kernel(DecodeKernelArgs a) {
   const i64 total = a.batch * a.n * a.H * a.Dv;
   const i64 idx = static_cast<i64>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= total) return;
   const i64 row = idx / (a.H * a.Dv), within = idx % (a.H * a.Dv);
   const i64 b = row / a.n, c = row % a.n;
-  static_cast<In*>(a.cache_v)[(b * a.capacity + a.n0 + c) * a.H * a.Dv + within] = static_cast<const In*>(a.v)[idx];
+  static_cast<KC*>(a.cache_v)[(b * a.capacity + a.n0 + c) * a.H * a.Dv + within] =
+      from_acc<KC>(to_acc(static_cast<const In*>(a.v)[idx]));
 }
 
 // Cumulative gates of the new tokens, continuing the cache's: G_t = G_{t-1} + g_t (G_{-1} = 0), in
@@ -71,11 +73,11 @@ __global__ void append_gates_kernel(DecodeKernelArgs a) {
 // Prefill keys: one block per (16 rows i of the suffix product, kv head, sequence). Row i of
 // S_j = H_{n-1} ... H_{j+1} is x^T with x = H_{j+1} ... H_{n-1} e_i; x starts as e_i at j = n-1 and
 // takes x <- H_j x after key j, so entry i of the cached key is k_j^(n-1)[i] = x . k_j.
-template <class In, int CAP>
+template <class In, class KC, int CAP>
 __global__ void __launch_bounds__(kThreads) prefill_keys_kernel(DecodeKernelArgs a, int key_tile) {
   static_assert(kIsInputType<In>, "bf16, fp16 or fp32 inputs");
   const In* __restrict__ k = static_cast<const In*>(a.k);
-  In* __restrict__ cache = static_cast<In*>(a.cache_k);
+  KC* __restrict__ cache = static_cast<KC*>(a.cache_k);
   const i64 h = blockIdx.y, b = blockIdx.z;
   const int group = threadIdx.x / kLanes, lane = threadIdx.x % kLanes;
   const int D = static_cast<int>(a.D), DP = round_up(D, kLanes), KT = key_tile;
@@ -105,7 +107,7 @@ __global__ void __launch_bounds__(kThreads) prefill_keys_kernel(DecodeKernelArgs
     for (int r = kt - 1; r >= 0; --r) {
       // Entry i of k_j^(n-1) = x . k_j, then x <- H_j x: the query sweep's step with e_i as the query.
       const float dk = lowp_math::query_step<kLanes, CAP>(x, ks + r * DP, ws + r * DP, bs[r], lane, DP, active);
-      if (active && lane == 0) cache[((b * a.capacity + j0 + r) * a.H + h) * D + i] = from_acc<In>(dk);
+      if (active && lane == 0) cache[((b * a.capacity + j0 + r) * a.H + h) * D + i] = from_acc<KC>(dk);
     }
   }
 }
@@ -149,13 +151,13 @@ __device__ __forceinline__ void softmax_tile(float* my_p, int nvalid, const floa
 // (r = k_jj . x, then x <- H_jj x), so afterwards x = H_{n0} ... H_t q_t, and then scores the n0
 // cached keys k_j^(n0-1) . x without further transforms (docs/decode.md (1)). The chunk's values and
 // gates are already in the cache (append_* ran first); the cached keys are read before the update.
-template <class In, int CAP>
+template <class In, class KC, int CAP>
 __global__ void __launch_bounds__(kThreads) attend_kernel(DecodeKernelArgs a, int key_tile) {
   static_assert(kIsInputType<In>, "bf16, fp16 or fp32 inputs");
   const In* __restrict__ q = static_cast<const In*>(a.q);
   const In* __restrict__ k = static_cast<const In*>(a.k);
-  const In* __restrict__ cache_k = static_cast<const In*>(a.cache_k);
-  const In* __restrict__ cache_v = static_cast<const In*>(a.cache_v);
+  const KC* __restrict__ cache_k = static_cast<const KC*>(a.cache_k);
+  const KC* __restrict__ cache_v = static_cast<const KC*>(a.cache_v);
   In* __restrict__ o = static_cast<In*>(a.o);
   const i64 hq = blockIdx.y, b = blockIdx.z;
   const i64 c0 = static_cast<i64>(blockIdx.x) * kGroups;
@@ -254,10 +256,10 @@ __global__ void __launch_bounds__(kThreads) attend_kernel(DecodeKernelArgs a, in
 // The cache update after a step: one block per (16 keys, kv head, sequence). Key j < n0 is the
 // cached k_j^(n0-1), key j >= n0 the new raw k_j; each gets H_t for the chunk's t > j, in order,
 // and is stored back in the input type (the cache lives in it).
-template <class In, int CAP>
+template <class In, class KC, int CAP>
 __global__ void __launch_bounds__(kThreads) update_keys_kernel(DecodeKernelArgs a, int tile) {
   const In* __restrict__ k = static_cast<const In*>(a.k);
-  In* __restrict__ cache = static_cast<In*>(a.cache_k);
+  KC* __restrict__ cache = static_cast<KC*>(a.cache_k);
   const i64 h = blockIdx.y, b = blockIdx.z;
   const i64 total = a.n0 + a.n;
   const i64 j0 = static_cast<i64>(blockIdx.x) * kGroups;
@@ -304,7 +306,7 @@ __global__ void __launch_bounds__(kThreads) update_keys_kernel(DecodeKernelArgs 
   if (active) {
     PATH_UNROLL
     for (int e = 0; e < CAP; ++e)
-      if (lane + e * kLanes < D) cache[slot + lane + e * kLanes] = from_acc<In>(x[e]);
+      if (lane + e * kLanes < D) cache[slot + lane + e * kLanes] = from_acc<KC>(x[e]);
   }
 }
 
@@ -350,11 +352,11 @@ struct Grid {
 inline unsigned blocks_for(i64 n, unsigned threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
 // The appends shared by prefill and step: values, then gates (gated caches).
-template <class In, class Launch>
+template <class In, class KC, class Launch>
 void enqueue_appends(const DecodeKernelArgs& a, Launch& launch) {
   const unsigned threads = 128;
   launch("append_values_kernel", Grid{blocks_for(a.batch * a.n * a.H * a.Dv, threads)}, threads, std::size_t(0),
-         append_values_kernel<In>, a);
+         append_values_kernel<In, KC>, a);
   if (a.g)
     launch("append_gates_kernel", Grid{blocks_for(a.batch * a.HQ, threads)}, threads, std::size_t(0),
            append_gates_kernel, a);
@@ -362,31 +364,42 @@ void enqueue_appends(const DecodeKernelArgs& a, Launch& launch) {
 
 // Prefill, in stream order, through launch(name, grid, threads, shared_bytes, kernel, args...) (the
 // device launcher in decode.cu, or the host shim's in tests/test_gpu_kernel_host.cpp).
-template <class In, int CAP, class Launch>
+template <class In, class KC, int CAP, class Launch>
 void enqueue_prefill_typed(const DecodeKernelArgs& a, const DecodeConfig& c, Launch& launch) {
-  enqueue_appends<In>(a, launch);
+  enqueue_appends<In, KC>(a, launch);
   launch("prefill_keys_kernel", Grid{blocks_for(a.D, kGroups), static_cast<unsigned>(a.H), static_cast<unsigned>(a.batch)},
-         static_cast<unsigned>(kThreads), c.prefill_shared, prefill_keys_kernel<In, CAP>, a, c.prefill_tile);
+         static_cast<unsigned>(kThreads), c.prefill_shared, prefill_keys_kernel<In, KC, CAP>, a, c.prefill_tile);
 }
 
-template <class In, int CAP, class Launch>
+template <class In, class KC, int CAP, class Launch>
 void enqueue_step_typed(const DecodeKernelArgs& a, const DecodeConfig& c, Launch& launch) {
-  enqueue_appends<In>(a, launch);
+  enqueue_appends<In, KC>(a, launch);
   launch("attend_kernel", Grid{blocks_for(a.n, kGroups), static_cast<unsigned>(a.HQ), static_cast<unsigned>(a.batch)},
-         static_cast<unsigned>(kThreads), c.attend_shared, attend_kernel<In, CAP>, a, c.attend_tile);
+         static_cast<unsigned>(kThreads), c.attend_shared, attend_kernel<In, KC, CAP>, a, c.attend_tile);
   launch("update_keys_kernel",
          Grid{blocks_for(a.n0 + a.n, kGroups), static_cast<unsigned>(a.H), static_cast<unsigned>(a.batch)},
-         static_cast<unsigned>(kThreads), c.update_shared, update_keys_kernel<In, CAP>, a, c.update_tile);
+         static_cast<unsigned>(kThreads), c.update_shared, update_keys_kernel<In, KC, CAP>, a, c.update_tile);
 }
 
+// The cache's keys and values are in In, or in fp32 when a.cache_type is F32 (the fp32 cache option
+// of bf16/fp16 inputs).
 template <class In, class Launch>
 void enqueue_decode(const DecodeKernelArgs& a, bool prefill, Launch& launch) {
   if (a.n < 1 || a.batch < 1) return;
   const DecodeConfig c = make_decode_config(a);
-  auto run = [&](auto cap) {
+  auto typed = [&](auto cap, auto kc) {
     constexpr int CAP = decltype(cap)::value;
-    if (prefill) enqueue_prefill_typed<In, CAP>(a, c, launch);
-    else enqueue_step_typed<In, CAP>(a, c, launch);
+    using KC = typename decltype(kc)::type;
+    if (prefill) enqueue_prefill_typed<In, KC, CAP>(a, c, launch);
+    else enqueue_step_typed<In, KC, CAP>(a, c, launch);
+  };
+  auto run = [&](auto cap) {
+    if constexpr (std::is_same_v<In, float>) {
+      typed(cap, std::type_identity<float>{});
+    } else {
+      if (a.cache_type == DType::F32) typed(cap, std::type_identity<float>{});
+      else typed(cap, std::type_identity<In>{});
+    }
   };
   switch (c.per_lane_elements) {
     case 2: return run(std::integral_constant<int, 2>{});

@@ -9,7 +9,9 @@
 //   outputs:     o [batch, n, HQ, Dv] (input dtype), lse [batch, n, HQ] (fp32)
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "path/core/dtype.hpp"
 
@@ -17,6 +19,7 @@ namespace path::gpu::decode_detail {
 
 struct DecodeKernelArgs {
   DType in_type = DType::BF16;
+  DType cache_type = DType::BF16;  // keys and values of the cache: in_type, or F32 (fused step only)
   std::int64_t batch = 1, n0 = 0, n = 1, capacity = 1;
   std::int64_t HQ = 1, H = 1, D = 1, Dv = 1;
   float scale = 1.0f;
@@ -32,6 +35,7 @@ struct DecodeKernelArgs {
   float* cache_G = nullptr;  // gated only
   void* o = nullptr;         // step only
   float* lse = nullptr;      // step only
+  float* partials = nullptr; // fused step only: the per-split softmax partials (fused_step_workspace)
 };
 
 inline constexpr std::int64_t kDecodeMaxHeadDim = 128;
@@ -40,5 +44,13 @@ inline constexpr std::int64_t kDecodeMaxHeadDim = 128;
 void launch_prefill(const DecodeKernelArgs& a, cudaStream_t stream);
 // One decode step of n tokens against the n0 cached ones: attend, then update the cache in place.
 void launch_step(const DecodeKernelArgs& a, cudaStream_t stream);
+
+// The fused step (fused_decode_kernel.cuh, issue 17): whether it can run this step, and the
+// workspace (floats) it then needs in a.partials; `why` (may be null) says why not. No launch; the
+// split count depends on the current device's multiprocessor count (queried once).
+bool fused_step_plan(const DecodeKernelArgs& a, std::size_t* workspace_floats, std::string* why);
+// One fused decode step: appends, the fused pass over the cache (transform, score, write back),
+// the combine of the splits. a.partials must hold the planned workspace.
+void launch_fused_step(const DecodeKernelArgs& a, cudaStream_t stream);
 
 }  // namespace path::gpu::decode_detail

@@ -21,8 +21,19 @@
 //    one-token step.
 // Arithmetic in fp32; probabilities rounded to the input type before P*V (as the forward); o in the
 // input dtype, lse in fp32. D, Dv in {16, 32, 64, 128}; GQA; both gate conventions.
+//
+// Two step implementations (docs/decode.md section 6): the plain one above (attend, then update the
+// cache), and the fused step (issue 17): one pass over the cache per (sequence, kv head, split) that
+// applies the chunk's transforms to each key in registers (k_j^(t) = H_t k_j^(t-1): the key seen by
+// query t), scores it, writes it back once, and keeps a partial softmax per split; a small kernel
+// merges the splits. decode_step picks the fused step when it can run the step (small enough chunk
+// and GQA group, see fused_step_plan in decode_launch.hpp); PATH_GPU_DECODE_KERNEL=plain|fused|auto
+// (default auto) forces one (fused on a step it cannot run: InvalidProblem).
+// The cache's keys and values are in the input dtype, or in fp32 (DecodeCacheLayout::cache_dtype);
+// keys are rounded to the cache dtype once per step, on write-back.
 // Judged through the conformance judge (decode cases) via adapters/cuda.
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 #include "path/forward.hpp"
@@ -36,7 +47,9 @@ namespace path::gpu {
 struct DecodeCacheLayout {
   index_t batch = 1, capacity = 1;
   index_t HQ = 1, H = 1, D = 1, Dv = 1;
-  DType dtype = DType::BF16;  // keys and values (the input dtype of q, k, v)
+  DType dtype = DType::BF16;  // the input dtype of q, k, v (and of o)
+  // The cache's keys and values: unset = dtype; or F32 (the fp32 cache option of bf16/fp16 inputs).
+  std::optional<DType> cache_dtype;
   bool gated = false;
   double scale = 1.0;  // used as fp32
   GateConvention gate_convention = GateConvention::paper;
@@ -65,6 +78,7 @@ class DeviceDecodeCache {
   explicit DeviceDecodeCache(const DecodeCacheLayout& layout);
   const DecodeCacheLayout& layout() const { return layout_; }
   index_t length() const { return length_; }
+  DType cache_dtype() const { return layout_.cache_dtype.value_or(layout_.dtype); }
   void* keys() const { return keys_.get(); }
   void* values() const { return values_.get(); }
   float* gates() const { return gates_.as<float>(); }
@@ -77,7 +91,13 @@ class DeviceDecodeCache {
   DecodeCacheLayout layout_;
   index_t length_ = 0;
   detail::DeviceBuffer keys_, values_, gates_;
+  detail::DeviceBuffer partials_;  // the fused step's workspace, grown on demand
+  std::size_t partials_floats_ = 0;
 };
+
+// Which step implementation decode_step uses (PATH_GPU_DECODE_KERNEL): auto (default), plain, fused.
+enum class DecodeKernel { automatic, plain, fused };
+DecodeKernel decode_kernel_choice();
 
 // Every check made before a launch: the tokens' layout against the cache's ("a cache from a
 // different head layout"), dtypes, element counts, null or misaligned pointers, the gate present
@@ -94,7 +114,8 @@ void prefill_to_cache(DeviceDecodeCache& cache, const DecodeTokens& t);
 void decode_step(DeviceDecodeCache& cache, const DecodeTokens& t, const DecodeOutputs& out);
 
 // Host convenience (tests, the cuda adapter): a whole problem the way a conformance decode case
-// runs it (docs/conformance.md): per sequence, the first min(prefill, length) tokens by prefill (their
+// runs it (docs/conformance.md; the cache in the input dtype, or in fp32 with
+// PATH_GPU_DECODE_CACHE_DTYPE=f32): per sequence, the first min(prefill, length) tokens by prefill (their
 // o and lse from the forward kernel on that prefix), then decode steps of `chunk` tokens (the last
 // one shorter). Batch rows are decoded together; varlen segments one at a time. Inputs packed as
 // lowp_forward packs them. Returns o, lse [B, T, HQ, *] and k_cache [B, T, H, D] (each sequence's
