@@ -84,12 +84,13 @@ pack_logs() { tar -czf "$OUT/logs.tar.gz.part" -C "$(dirname "$LOG")" logs 2>/de
 } > "$OUT/environment.txt" 2>&1
 
 # ---------------------------------------------------------------- build
-PROGRAMS=(test_gpu_forward test_gpu_forward_tc test_gpu_backward_decode test_gpu_kernel_host path_gpu_bench path_gpu_long
-          path_gpu_forward_bench pathcheck)
+PROGRAMS=(test_gpu_forward test_gpu_forward_tc test_gpu_backward_decode test_gpu_decode_fused test_gpu_kernel_host
+          path_gpu_bench path_gpu_long path_gpu_forward_bench path_gpu_decode_bench pathcheck)
 # The GPU test programs of the tests phase, and the small every-path cases the sanitizers run.
-GPU_TESTS=(test_gpu_forward test_gpu_forward_tc test_gpu_backward_decode)
+GPU_TESTS=(test_gpu_forward test_gpu_forward_tc test_gpu_backward_decode test_gpu_decode_fused)
 SAN_TARGETS=(test_gpu_forward:GpuSmall.* test_gpu_backward_decode:GpuSmallBackwardDecode.*
-             "test_gpu_forward_tc:Shapes/TcShapes.TensorCoreAndPlainPass/T65_*")
+             "test_gpu_forward_tc:Shapes/TcShapes.TensorCoreAndPlainPass/T65_*"
+             "test_gpu_decode_fused:Dtypes/GpuFusedDecode.PassesTheConformanceJudgeFusedAndPlain/bf16")
 declare -A BIN=()
 build() {
   local prefix=()
@@ -109,6 +110,8 @@ build() {
   BIN[test_gpu_forward]=build-gpu/tests/test_gpu_forward
   BIN[test_gpu_forward_tc]=build-gpu/tests/test_gpu_forward_tc
   BIN[path_gpu_forward_bench]=build-gpu/tests/path_gpu_forward_bench
+  BIN[test_gpu_decode_fused]=build-gpu/tests/test_gpu_decode_fused
+  BIN[path_gpu_decode_bench]=build-gpu/tests/path_gpu_decode_bench
   BIN[test_gpu_backward_decode]=build-gpu/tests/test_gpu_backward_decode
   BIN[test_gpu_kernel_host]=build-gpu/tests/test_gpu_kernel_host
   BIN[path_gpu_long]=build-gpu/tests/path_gpu_long
