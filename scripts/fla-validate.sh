@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Validates flash-linear-attention's Triton PaTH (fla-core 0.6.0) on the lent GPU machine: the one
+# command behind docs/validation/fla.md (issue #18). Stages, in order:
+#   setup    install the carried wheels (.deps/wheels: fla-core, flash-linear-attention) into a
+#            private folder on PYTHONPATH (pip --no-deps --target), check that FLA imports, record
+#            the environment (GPU, driver, python, torch, triton, fla, pathcheck, commit)
+#   suites   pathcheck gen --suite standard per dtype (fixed seed; kept in build-fla/ and reused),
+#            then pathcheck run --impl-cmd 'python3 adapters/fla/run_fla.py ...' on bf16, fp16, fp32
+#            (Triton's default fp32 dot precision) and fp32 with TRITON_F32_DEFAULT=ieee, judged on
+#            o, the gradients and k_cache (FLA's API returns no lse: --outputs leaves it out, so it is
+#            listed as not judged); then `pathcheck validate --outputs lse` of the same result files,
+#            where the adapter stored FLA's internal forward log-sum-exp (a diagnostic table)
+#   fuzz     pathcheck fuzz --impl-cmd ... per dtype for --fuzz-seconds (values and gradients,
+#            --lse internal, since fuzz judges lse always; decode is not fuzzed: FLA's decode returns
+#            no lse), shrunk failures saved as reproducers
+#   curve    adapters/fla/error_vs_t.py: FLA's, the fp32-emulated baseline's and (with --gpu-long)
+#            our CUDA kernels' error in o against an fp64 reference, T = 1 ... 16K, per dtype
+# Every stage tolerates failures (a failing peer is the expected outcome, not an error of this
+# script) and the reports are written regardless. Everything goes to $OUT: summary.txt, env.txt,
+# log.txt and fla-validation.tar.gz (reports, sidecars with the peer's messages, the case files of
+# every failing case, fuzz reproducers); scripts/fla-report.py turns the tarball into
+# docs/validation/fla.md.
+#
+# Usage: scripts/fla-validate.sh --pathcheck PATH [options]
+#   --pathcheck PATH      the pathcheck binary (required; e.g. build-gpu-prebuilt/pathcheck)
+#   --gpu-long PATH       path_gpu_long (our CUDA kernels at long T, for the curve), optional
+#   --stages LIST         comma-separated subset of setup,suites,fuzz,curve (default: all)
+#   --dtypes LIST         subset of bf16,fp16,fp32 (default all three; fp32 runs twice in suites)
+#   --budget S            total seconds (default 540: the device allows 600 a command); later work
+#                         is shortened or skipped, and says so
+#   --fuzz-seconds N      seconds of case generation per dtype (default 60; shrinking comes on top,
+#                         at most about 120 s per failure, so the budget check reserves that)
+#   --seed S              suite and fuzz seed (default 20261202)
+#   --suite NAME          quick or standard (default standard)
+#   --jobs N              gen --jobs (default: nproc)
+#   --python PY           the Python with torch and triton (default python3)
+#   --wheels DIR          the carried wheels (default .deps/wheels)
+#   --site DIR            where they are installed (default $TMPDIR/fla-site); without the setup
+#                         stage an existing DIR/fla is used as it is (the tests point it at a fake)
+#   --curve-Ts LIST       the curve's T values (default 1,16,64,256,1024,4096,16384)
+#   --adapter-args ARGS   more arguments for run_fla.py (the tests: --device cpu)
+# Environment: OUT (default ./fla-out). Exit status 0 when the script ran (whatever the verdicts), 2 on
+# a bad command line, 1 when setup failed (FLA cannot be imported).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=${OUT:-$ROOT/fla-out}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+
+PATHCHECK="" GPU_LONG="" STAGES="setup,suites,fuzz,curve" DTYPES="bf16,fp16,fp32" BUDGET=540
+FUZZ_SECONDS=60 SEED=20261202 SUITE=standard JOBS=$(nproc 2>/dev/null || echo 4) PY=python3
+WHEELS=$ROOT/.deps/wheels SITE=${TMPDIR:-/tmp}/fla-site ADAPTER_ARGS="" CURVE_TS=1,16,64,256,1024,4096,16384
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pathcheck) PATHCHECK=$2; shift 2 ;;
+    --gpu-long) GPU_LONG=$2; shift 2 ;;
+    --stages) STAGES=$2; shift 2 ;;
+    --dtypes) DTYPES=$2; shift 2 ;;
+    --budget) BUDGET=$2; shift 2 ;;
+    --fuzz-seconds) FUZZ_SECONDS=$2; shift 2 ;;
+    --seed) SEED=$2; shift 2 ;;
+    --suite) SUITE=$2; shift 2 ;;
+    --jobs) JOBS=$2; shift 2 ;;
+    --python) PY=$2; shift 2 ;;
+    --wheels) WHEELS=$2; shift 2 ;;
+    --site) SITE=$2; shift 2 ;;
+    --curve-Ts) CURVE_TS=$2; shift 2 ;;
+    --adapter-args) ADAPTER_ARGS=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "fla-validate: unknown argument $1 (--help)" >&2; exit 2 ;;
+  esac
+done
+[ -n "$PATHCHECK" ] || { echo "fla-validate: --pathcheck PATH is required" >&2; exit 2; }
+[ -x "$PATHCHECK" ] || { echo "fla-validate: --pathcheck $PATHCHECK: not an executable" >&2; exit 2; }
+PATHCHECK=$(cd "$(dirname "$PATHCHECK")" && pwd)/$(basename "$PATHCHECK")
+[ -z "$GPU_LONG" ] || GPU_LONG=$(cd "$(dirname "$GPU_LONG")" && pwd)/$(basename "$GPU_LONG")
+want() { case ",$STAGES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+IFS=, read -r -a DTYPE_LIST <<< "$DTYPES"
+
+START=$(date +%s)
+elapsed() { echo $(( $(date +%s) - START )); }
+left() { echo $(( BUDGET - $(elapsed) )); }
+# Work lives in $WORK (packed into $OUT at the end of every stage: the device tool returns at most 8
+# files from $OUT); generated suites and Triton's kernel cache in build-fla/ (ignored, kept between
+# calls on a warm machine).
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fla-validate.XXXXXX")/fla-validation
+mkdir -p "$WORK"/{reports,results,cases,fuzz,logs,curve}
+CACHE=$ROOT/build-fla
+mkdir -p "$CACHE"
+export TRITON_CACHE_DIR=$CACHE/triton-cache PYTHONUNBUFFERED=1
+exec > >(tee -a "$OUT/log.txt") 2>&1
+say() { echo "[fla-validate $(elapsed)s] $*"; }
+rm -f "$OUT/summary.txt"
+row() {  # row NAME RESULT DETAIL
+  local line
+  line=$(printf '%-24s %-8s %s' "$1" "$2" "$3")
+  echo "ROW $line"
+  echo "$line" >> "$OUT/summary.txt"
+}
+pack() { tar -czf "$OUT/fla-validation.tar.gz.part" -C "$(dirname "$WORK")" fla-validation 2>/dev/null &&
+         mv "$OUT/fla-validation.tar.gz.part" "$OUT/fla-validation.tar.gz"; cp "$OUT/summary.txt" "$WORK/" 2>/dev/null; }
+
+# ---- setup -------------------------------------------------------------------------------------
+SITE=$(mkdir -p "$SITE" && cd "$SITE" && pwd)
+if want setup; then
+  case "$SITE/" in "$ROOT"/*) echo "fla-validate: --site $SITE is inside the repository: the setup stage installs there; drop setup from --stages" >&2; exit 2 ;; esac
+  say "installing the carried wheels from $WHEELS into $SITE"
+  # fla-core and flash-linear-attention only: einops and the rest come from the machine's image
+  # (einops is carried as a fallback, installed only when the image lacks it).
+  wheels=$(ls "$WHEELS"/fla_core-*.whl "$WHEELS"/flash_linear_attention-*.whl 2>/dev/null)
+  "$PY" -c 'import einops' 2>/dev/null || wheels="$wheels $(ls "$WHEELS"/einops-*.whl 2>/dev/null)"
+  # shellcheck disable=SC2086
+  if [ -z "$wheels" ] || ! "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" $wheels; then
+    row setup ERROR "pip install of the wheels in $WHEELS failed (carry .deps/wheels)"; pack; exit 1
+  fi
+elif [ ! -d "$SITE/fla" ]; then
+  row setup ERROR "no fla package in $SITE (run the setup stage)"; pack; exit 1
+fi
+export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown) ($(git status --porcelain 2>/dev/null | wc -l) changed paths)"
+  echo "host: $(uname -a)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
+  echo "pathcheck: $("$PATHCHECK" --version 2>&1) ($PATHCHECK)"
+  echo "python: $("$PY" -c 'import sys; print(sys.version.split()[0], sys.executable)' 2>&1)"
+  "$PY" - <<'EOF' 2>&1
+import importlib
+for name in ("torch", "triton", "fla", "einops", "safetensors", "numpy", "ml_dtypes", "transformers"):
+    try:
+        m = importlib.import_module(name)
+        print(f"{name}: {getattr(m, '__version__', '?')} ({getattr(m, '__file__', '?')})")
+    except Exception as e:  # noqa: BLE001
+        print(f"{name}: not importable: {type(e).__name__}: {e}")
+try:
+    import torch
+    print("cuda:", torch.version.cuda, "device:", torch.cuda.get_device_name(0))
+except Exception as e:  # noqa: BLE001
+    print("cuda: unusable:", e)
+EOF
+  for w in "$WHEELS"/*.whl; do echo "wheel: $(basename "$w") sha256 $(sha256sum "$w" | cut -d' ' -f1)"; done
+  echo "stages: $STAGES; dtypes: $DTYPES; suite: $SUITE; seed: $SEED; budget: $BUDGET s; fuzz: $FUZZ_SECONDS s"
+} > "$OUT/env.txt"
+cp "$OUT/env.txt" "$WORK/env.txt"
+cat "$OUT/env.txt"
+if ! "$PY" -c 'from fla.ops.path_attn.parallel import parallel_path_attn; from fla.ops.attn.decoding import attn_decoding_one_step' \
+     > "$WORK/logs/import.txt" 2>&1; then
+  tail -5 "$WORK/logs/import.txt"
+  row setup ERROR "FLA does not import (logs/import.txt)"; pack; exit 1
+fi
+row setup ok "$(grep '^fla:' "$OUT/env.txt" | cut -c1-60)"
+
+ADAPTER="$PY $ROOT/adapters/fla/run_fla.py --lse internal $ADAPTER_ARGS --suite {suite} --results {results}"
+JUDGED=o,dq,dk,dv,dw,dbeta,dg,k_cache
+
+summarize() {  # summarize REPORT.json -> "N passed, M failed of K (worst ratio R)"
+  "$PY" - "$1" <<'EOF' 2>/dev/null || echo "no report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+cases = r.get("cases", [])
+p = sum(1 for c in cases if c.get("verdict") == "PASS")
+f = sum(1 for c in cases if c.get("verdict") == "FAIL")
+ratios = [o.get("ratio") for c in cases for o in c.get("outputs", []) if isinstance(o.get("ratio"), (int, float))]
+print(f"{p} passed, {f} failed of {len(cases)}" + (f" (worst ratio {max(ratios):.3g})" if ratios else ""))
+EOF
+}
+
+copy_failing_cases() {  # copy_failing_cases REPORT.json SUITE_DIR DEST: the case files of failed cases
+  "$PY" - "$1" "$2" "$3" <<'EOF' 2>/dev/null
+import json, os, shutil, sys
+r = json.load(open(sys.argv[1]))
+os.makedirs(sys.argv[3], exist_ok=True)
+for c in r.get("cases", []):
+    if c.get("verdict") != "PASS":
+        src = os.path.join(sys.argv[2], c["case"] + ".safetensors")
+        if os.path.exists(src):
+            shutil.copy(src, sys.argv[3])
+EOF
+}
+
+# ---- suites ------------------------------------------------------------------------------------
+if want suites; then
+  for d in "${DTYPE_LIST[@]}"; do
+    suite=$CACHE/suite-$SUITE-$d-$SEED
+    if [ -f "$suite/suite.json" ]; then
+      say "suite $suite exists (reused)"
+    else
+      say "pathcheck gen --suite $SUITE --dtype $d --seed $SEED --jobs $JOBS"
+      "$PATHCHECK" gen --suite "$SUITE" --dtype "$d" --seed "$SEED" --out "$suite" --jobs "$JOBS" --quiet \
+        > "$WORK/logs/gen-$d.txt" 2>&1 || { row "gen $d" ERROR "$(tail -1 "$WORK/logs/gen-$d.txt")"; continue; }
+    fi
+    labels=$d
+    [ "$d" = fp32 ] && labels="fp32 fp32-ieee"
+    for label in $labels; do
+      t=$(left)
+      if [ "$t" -lt 30 ]; then row "suite $label" SKIPPED "budget: $t s left"; continue; fi
+      res=$WORK/results/$label
+      rm -rf "$res"
+      say "pathcheck run --impl-cmd run_fla.py on $SUITE $label (timeout $((t - 15)) s)"
+      envs=()
+      [ "$label" = fp32-ieee ] && envs=(TRITON_F32_DEFAULT=ieee)
+      env "${envs[@]}" "$PATHCHECK" run --impl-cmd "$ADAPTER" --suite "$suite" --results "$res" --outputs "$JUDGED" \
+        --timeout $((t - 15)) --report-json "$WORK/reports/suite-$label.json" --junit "$WORK/reports/suite-$label.xml" \
+        --quiet > "$WORK/logs/suite-$label.txt" 2>&1
+      rc=$?
+      # FLA's internal lse (the adapter's --lse internal) judged on its own, as a diagnostic.
+      "$PATHCHECK" validate --suite "$suite" --results "$res" --outputs lse --report-json "$WORK/reports/lse-$label.json" \
+        --quiet > "$WORK/logs/lse-$label.txt" 2>&1
+      copy_failing_cases "$WORK/reports/suite-$label.json" "$suite" "$WORK/cases/$label"
+      # keep the sidecars (the peer's messages), not the result tensors
+      mkdir -p "$WORK/results/$label-sidecars"
+      cp "$res"/*.fla.json "$res"/fla-run.json "$WORK/results/$label-sidecars/" 2>/dev/null
+      rm -rf "$res"
+      row "suite $label" "rc=$rc" "$(summarize "$WORK/reports/suite-$label.json"); internal lse: $(summarize "$WORK/reports/lse-$label.json")"
+      pack
+    done
+  done
+fi
+
+# ---- fuzz --------------------------------------------------------------------------------------
+if want fuzz; then
+  PROPS=oracle,append-tokens,varlen-vs-separate,gqa-vs-repeated,scale-v,beta0-vs-orthogonal-w
+  n=${#DTYPE_LIST[@]}
+  i=0
+  for d in "${DTYPE_LIST[@]}"; do
+    t=$(left)
+    # this dtype's share of what is left, minus the shrink reserve (about 120 s for one failure)
+    share=$(( t / (n - i) ))
+    secs=$(( FUZZ_SECONDS < share - 130 ? FUZZ_SECONDS : share - 130 ))
+    i=$((i + 1))
+    if [ "$secs" -lt 10 ]; then row "fuzz $d" SKIPPED "budget: $t s left, share $share s"; continue; fi
+    say "pathcheck fuzz --impl-cmd run_fla.py --dtype $d --seconds $secs --seed $SEED"
+    # a hard stop a little after the share, so a long shrink cannot eat the other dtypes' time
+    timeout -k 5 $((share - 5)) "$PATHCHECK" fuzz --impl-cmd "$ADAPTER" --dtype "$d" --seconds "$secs" --seed "$SEED" \
+      --outputs o,lse,gradients --properties "$PROPS" --max-failures 1 --timeout 120 \
+      --out "$WORK/fuzz/$d" --report-json "$WORK/reports/fuzz-$d.json" --junit "$WORK/reports/fuzz-$d.xml" \
+      > "$WORK/logs/fuzz-$d.txt" 2>&1
+    rc=$?
+    detail=$(grep -E '^FUZZ|cases \(' "$WORK/logs/fuzz-$d.txt" | tail -2 | tr '\n' ' ')
+    [ "$rc" = 124 ] && detail="stopped at its time share ($share s); $detail"
+    row "fuzz $d" "rc=$rc" "$detail"
+    pack
+  done
+fi
+
+# ---- curve -------------------------------------------------------------------------------------
+if want curve; then
+  t=$(left)
+  if [ "$t" -lt 40 ]; then
+    row curve SKIPPED "budget: $t s left"
+  else
+    say "error against T (adapters/fla/error_vs_t.py, $((t - 10)) s)"
+    args=(--out "$WORK/curve" --dtypes "$DTYPES" --Ts "$CURVE_TS" --seconds $((t - 30)))
+    case " $ADAPTER_ARGS " in *" --device cpu "*) args+=(--device cpu) ;; esac
+    [ -n "$GPU_LONG" ] && args+=(--gpu-long "$GPU_LONG")
+    [ -d "$CACHE/suite-$SUITE-bf16-$SEED" ] && args+=(--check-suite "$CACHE/suite-$SUITE-bf16-$SEED")
+    timeout -k 5 $((t - 5)) "$PY" "$ROOT/adapters/fla/error_vs_t.py" "${args[@]}" > "$WORK/logs/curve.txt" 2>&1
+    rc=$?
+    row curve "rc=$rc" "$(tail -1 "$WORK/logs/curve.txt" | cut -c1-120)"
+  fi
+  pack
+fi
+
+say "done in $(elapsed) s"
+pack
+echo
+echo "== summary (also $OUT/summary.txt; everything in $OUT/fla-validation.tar.gz) =="
+cat "$OUT/summary.txt"
+exit 0
