@@ -42,6 +42,7 @@
 # Environment: OUT (default ./fla-out). Exit status 0 when the script ran (whatever the verdicts), 2 on
 # a bad command line, 1 when setup failed (FLA cannot be imported).
 set -uo pipefail
+ORIG_COMMAND="$0 $*"
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${OUT:-$ROOT/fla-out}
@@ -140,6 +141,7 @@ except Exception as e:  # noqa: BLE001
     print("cuda: unusable:", e)
 EOF
   for w in "$WHEELS"/*.whl; do echo "wheel: $(basename "$w") sha256 $(sha256sum "$w" | cut -d' ' -f1)"; done
+  echo "command: $ORIG_COMMAND"
   echo "stages: $STAGES; dtypes: $DTYPES; suite: $SUITE; seed: $SEED; budget: $BUDGET s; fuzz: $FUZZ_SECONDS s"
 } > "$OUT/env.txt"
 cp "$OUT/env.txt" "$WORK/env.txt"
@@ -232,7 +234,7 @@ if want fuzz; then
     if [ "$secs" -lt 10 ]; then row "fuzz $d" SKIPPED "budget: $t s left, share $share s"; continue; fi
     say "pathcheck fuzz --impl-cmd run_fla.py --dtype $d --seconds $secs --seed $SEED"
     # a hard stop a little after the share, so a long shrink cannot eat the other dtypes' time
-    timeout -k 5 $((share - 5)) "$PATHCHECK" fuzz --impl-cmd "$ADAPTER" --dtype "$d" --seconds "$secs" --seed "$SEED" \
+    RUN_FLA_ERROR_LOG=$WORK/logs/fuzz-$d-peer-errors.jsonl timeout -k 5 $((share - 5)) "$PATHCHECK" fuzz --impl-cmd "$ADAPTER" --dtype "$d" --seconds "$secs" --seed "$SEED" \
       --outputs o,lse,gradients --properties "$PROPS" --max-failures 1 --timeout 120 \
       --out "$WORK/fuzz/$d" --report-json "$WORK/reports/fuzz-$d.json" --junit "$WORK/reports/fuzz-$d.xml" \
       > "$WORK/logs/fuzz-$d.txt" 2>&1

@@ -38,7 +38,8 @@ RESULTS/<case>.fla.json with the exception, its message and traceback; the progr
 pathcheck quotes under each failed case. Every case gets a sidecar (status "ok", "failed", or
 "started" for a case the program died in). After a CUDA error that leaves the context unusable
 the program re-executes itself (`--resume`) for the cases left, so one launch failure does not
-take the others down. RESULTS/fla-run.json records the environment (versions, GPU,
+take the others down. With RUN_FLA_ERROR_LOG=FILE each failure is also appended to FILE as a JSON
+line (pathcheck fuzz deletes its results folders). RESULTS/fla-run.json records the environment (versions, GPU,
 TRITON_F32_DEFAULT).
 """
 
@@ -380,6 +381,12 @@ def main(argv=None) -> int:
             record.update(status="failed", error=describe(e), exception=type(e).__name__,
                           traceback=traceback.format_exc(limit=12)[-6000:])
             failures.append((name, describe(e)))
+            if os.environ.get("RUN_FLA_ERROR_LOG"):  # fuzz campaigns: their results folders are temporary
+                try:
+                    with open(os.environ["RUN_FLA_ERROR_LOG"], "a", encoding="utf-8") as f:
+                        f.write(json.dumps({"suite": os.path.abspath(args.suite), "case": name, "error": describe(e)}) + "\n")
+                except OSError:
+                    pass
         record.update(seconds=round(now() - start, 3), notes=notes)
         write_json(sidecar, record)
         if not args.quiet:

@@ -9,7 +9,7 @@ import os
 
 import torch
 
-BUG = os.environ.get("FLA_FAKE_BUG", "")
+BUG = set(os.environ.get("FLA_FAKE_BUG", "").split(","))  # one or more, comma-separated
 
 
 def attn_decoding_one_step(q, k, v, g=None, scale=None, cu_seqlens=None, do_gate_scale=False, *, window_size=None,
@@ -20,7 +20,7 @@ def attn_decoding_one_step(q, k, v, g=None, scale=None, cu_seqlens=None, do_gate
     G = HQ // H
     if scale is None:
         scale = K ** -0.5
-    c = scale if (do_gate_scale and BUG != "decode-gate-unscaled") else 1.0
+    c = scale if (do_gate_scale and "decode-gate-unscaled" not in BUG) else 1.0
     cu = [int(x) for x in cu_seqlens.tolist()]
     o = torch.zeros(*q.shape[:-1], V, dtype=torch.float64)
     for n in range(len(cu) - 1):

@@ -12,6 +12,7 @@ FLA_FAKE_BUG (for the adapter's tests: each must be rejected by pathcheck):
   stale-cache     use_cache returns the keys untransformed
   lse-natural     the saved L is the natural-log lse (not base 2)
   raise-varlen    raises on cu_seqlens (a peer that rejects a case)
+  beta-after-32   beta of positions 32 and later taken as 0 (wrong only for T > 33: for the fuzzer)
   decode-gate-unscaled  (fla.ops.attn.decoding) ignores do_gate_scale
 """
 
@@ -25,7 +26,7 @@ _ADAPTERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), *[".."] * 6
 sys.path.insert(0, os.path.abspath(_ADAPTERS))
 import path_torch  # noqa: E402  (the project's plain PaTH in PyTorch, float64)
 
-BUG = os.environ.get("FLA_FAKE_BUG", "")
+BUG = set(os.environ.get("FLA_FAKE_BUG", "").split(","))  # one or more, comma-separated
 
 
 def _sequences(B, T, cu_seqlens):
@@ -40,7 +41,9 @@ def _forward64(q, k, v, w, beta, g, scale, cu_seqlens):
     B, T, HQ, K = q.shape
     H, V = k.shape[2], v.shape[3]
     G = HQ // H
-    c = 1.0 if BUG == "gate-unscaled" else scale
+    c = 1.0 if "gate-unscaled" in BUG else scale
+    if "beta-after-32" in BUG:
+        beta = beta * (torch.arange(T) < 32).to(beta.dtype)[None, :, None]
     o = torch.zeros(B, T, HQ, V, dtype=torch.float64)
     lse = torch.zeros(B, T, HQ, dtype=torch.float64)
     for b, s, e in _sequences(B, T, cu_seqlens):
@@ -66,7 +69,7 @@ def _k_cache(k, w, beta, cu_seqlens):
         for h in range(H):
             cache = torch.zeros(0, K, dtype=torch.float64)
             for t in range(s, e):
-                if BUG != "stale-cache":
+                if "stale-cache" not in BUG:
                     wt = w[b, t, h]
                     cache = cache - beta[b, t, h] * (cache @ wt)[:, None] * wt
                 cache = torch.cat([cache, k[b, t, h][None]])
@@ -80,7 +83,7 @@ class ParallelPATHAttentionFunction(torch.autograd.Function):
         leaves = [t.detach().double().requires_grad_(True) if t is not None else None for t in (q, k, v, w, beta, g)]
         with torch.enable_grad():
             o64, lse64 = _forward64(*leaves, scale, cu_seqlens)
-        L = (lse64 if BUG == "lse-natural" else lse64 / math.log(2.0)).detach().float()
+        L = (lse64 if "lse-natural" in BUG else lse64 / math.log(2.0)).detach().float()
         o = o64.detach().to(v.dtype)
         k_cache = _k_cache(k.double(), w.double(), beta.double(), cu_seqlens).to(k.dtype) if use_cache else None
         g_cumsum = None if g is None else torch.cumsum(g, dim=1)
@@ -102,7 +105,7 @@ class ParallelPATHAttentionFunction(torch.autograd.Function):
             gr = next(grads)
             gr = torch.zeros_like(t) if gr is None else gr
             out.append(gr.to(dt))
-        if BUG == "dbeta-sign":
+        if "dbeta-sign" in BUG:
             out[4] = -out[4]
         return (*out, None, None, None)
 
@@ -112,7 +115,7 @@ def parallel_path_attn(q, k, v, w, beta, g=None, scale=None, cu_seqlens=None, us
         scale = k.shape[-1] ** -0.5
     if cu_seqlens is not None and q.shape[0] != 1:
         raise ValueError(f"The batch size is expected to be 1 rather than {q.shape[0]} when using `cu_seqlens`.")
-    if BUG == "raise-varlen" and cu_seqlens is not None:
+    if "raise-varlen" in BUG and cu_seqlens is not None:
         raise ValueError("fake FLA: varlen is not supported (FLA_FAKE_BUG=raise-varlen)")
     assert w.dtype == beta.dtype == torch.float32, 'w, beta should be float32 to preserve precision.'
     if g is not None:
