@@ -31,6 +31,7 @@
 #   --fuzz-seconds N      seconds of case generation per dtype (default 60; shrinking comes on top,
 #                         at most about 120 s per failure, so the budget check reserves that)
 #   --seed S              suite and fuzz seed (default 20261202)
+#   --workers N           processes per suite run (run_fla.py --workers; default 3; the four runs go at once)
 #   --suite NAME          quick or standard (default standard)
 #   --jobs N              gen --jobs (default: nproc)
 #   --python PY           the Python with torch and triton (default python3)
@@ -50,7 +51,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 PATHCHECK="" GPU_LONG="" STAGES="setup,suites,fuzz,curve" DTYPES="bf16,fp16,fp32" BUDGET=540
-FUZZ_SECONDS=60 SEED=20261202 SUITE=standard JOBS=$(nproc 2>/dev/null || echo 4) PY=python3
+FUZZ_SECONDS=60 WORKERS=3 SEED=20261202 SUITE=standard JOBS=$(nproc 2>/dev/null || echo 4) PY=python3
 WHEELS=$ROOT/.deps/wheels SITE=${TMPDIR:-/tmp}/fla-site ADAPTER_ARGS="" CURVE_TS=1,16,64,256,1024,4096,16384
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -61,6 +62,7 @@ while [ $# -gt 0 ]; do
     --budget) BUDGET=$2; shift 2 ;;
     --fuzz-seconds) FUZZ_SECONDS=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
     --suite) SUITE=$2; shift 2 ;;
     --jobs) JOBS=$2; shift 2 ;;
     --python) PY=$2; shift 2 ;;
@@ -183,6 +185,7 @@ EOF
 
 # ---- suites ------------------------------------------------------------------------------------
 if want suites; then
+  labels=()
   for d in "${DTYPE_LIST[@]}"; do
     suite=$CACHE/suite-$SUITE-$d-$SEED
     if [ -f "$suite/suite.json" ]; then
@@ -192,77 +195,89 @@ if want suites; then
       "$PATHCHECK" gen --suite "$SUITE" --dtype "$d" --seed "$SEED" --out "$suite" --jobs "$JOBS" --quiet \
         > "$WORK/logs/gen-$d.txt" 2>&1 || { row "gen $d" ERROR "$(tail -1 "$WORK/logs/gen-$d.txt")"; continue; }
     fi
-    labels=$d
-    [ "$d" = fp32 ] && labels="fp32 fp32-ieee"
-    for label in $labels; do
-      t=$(left)
-      if [ "$t" -lt 30 ]; then row "suite $label" SKIPPED "budget: $t s left"; continue; fi
-      res=$WORK/results/$label
-      rm -rf "$res"
-      say "pathcheck run --impl-cmd run_fla.py on $SUITE $label (timeout $((t - 15)) s)"
-      envs=()
-      [ "$label" = fp32-ieee ] && envs=(TRITON_F32_DEFAULT=ieee)
-      env "${envs[@]}" "$PATHCHECK" run --impl-cmd "$ADAPTER" --suite "$suite" --results "$res" --outputs "$JUDGED" \
-        --timeout $((t - 15)) --report-json "$WORK/reports/suite-$label.json" --junit "$WORK/reports/suite-$label.xml" \
-        --quiet > "$WORK/logs/suite-$label.txt" 2>&1
-      rc=$?
-      # FLA's internal lse (the adapter's --lse internal) judged on its own, as a diagnostic.
-      "$PATHCHECK" validate --suite "$suite" --results "$res" --outputs lse --report-json "$WORK/reports/lse-$label.json" \
-        --quiet > "$WORK/logs/lse-$label.txt" 2>&1
-      copy_failing_cases "$WORK/reports/suite-$label.json" "$suite" "$WORK/cases/$label"
-      # keep the sidecars (the peer's messages), not the result tensors
-      mkdir -p "$WORK/results/$label-sidecars"
-      cp "$res"/*.fla.json "$res"/fla-run.json "$WORK/results/$label-sidecars/" 2>/dev/null
-      rm -rf "$res"
-      row "suite $label" "rc=$rc" "$(summarize "$WORK/reports/suite-$label.json"); internal lse: $(summarize "$WORK/reports/lse-$label.json")"
-      pack
-    done
+    labels+=("$d")
+    [ "$d" = fp32 ] && labels+=(fp32-ieee)
   done
+  # The runs go at once (each run_fla.py with --workers processes): Triton compiles every kernel
+  # variant on first use, on the CPU, so parallel processes shorten the wall time; the GPU is far
+  # from busy. fp32-ieee gets its own Triton cache (the precision is a compile-time default).
+  t=$(left)
+  declare -A PIDS=()
+  for label in "${labels[@]}"; do
+    suite=$CACHE/suite-$SUITE-${label%-ieee}-$SEED
+    res=$WORK/results/$label
+    rm -rf "$res"
+    envs=(TRITON_CACHE_DIR="$CACHE/triton-cache")
+    [ "$label" = fp32-ieee ] && envs=(TRITON_F32_DEFAULT=ieee TRITON_CACHE_DIR="$CACHE/triton-cache-ieee")
+    say "pathcheck run --impl-cmd run_fla.py on $SUITE $label (workers $WORKERS, timeout $((t - 20)) s)"
+    env "${envs[@]}" "$PATHCHECK" run --impl-cmd "$ADAPTER --workers $WORKERS" --suite "$suite" --results "$res" \
+      --outputs "$JUDGED" --timeout $((t - 20)) --report-json "$WORK/reports/suite-$label.json" \
+      --junit "$WORK/reports/suite-$label.xml" --quiet > "$WORK/logs/suite-$label.txt" 2>&1 &
+    PIDS[$label]=$!
+  done
+  for label in "${labels[@]}"; do
+    wait "${PIDS[$label]}"
+    rc=$?
+    suite=$CACHE/suite-$SUITE-${label%-ieee}-$SEED
+    res=$WORK/results/$label
+    # FLA's internal lse (the adapter's --lse internal) judged on its own, as a diagnostic.
+    "$PATHCHECK" validate --suite "$suite" --results "$res" --outputs lse --report-json "$WORK/reports/lse-$label.json" \
+      --quiet > "$WORK/logs/lse-$label.txt" 2>&1
+    copy_failing_cases "$WORK/reports/suite-$label.json" "$suite" "$WORK/cases/$label"
+    # keep the sidecars (the peer's messages), not the result tensors
+    mkdir -p "$WORK/results/$label-sidecars"
+    cp "$res"/*.fla.json "$res"/fla-run.json "$WORK/results/$label-sidecars/" 2>/dev/null
+    rm -rf "$res"
+    row "suite $label" "rc=$rc" "$(summarize "$WORK/reports/suite-$label.json"); internal lse: $(summarize "$WORK/reports/lse-$label.json")"
+  done
+  pack
 fi
 
-# ---- fuzz --------------------------------------------------------------------------------------
+# ---- fuzz and curve (at once: the GPU is far from busy) -----------------------------------------
+declare -A FPIDS=()
+t=$(left)
 if want fuzz; then
   PROPS=oracle,append-tokens,varlen-vs-separate,gqa-vs-repeated,scale-v,beta0-vs-orthogonal-w
-  n=${#DTYPE_LIST[@]}
-  i=0
+  # generation for at most --fuzz-seconds, and at most what is left less a reserve for shrinking
+  # one failure (about 120 s); a hard stop 10 s before the budget ends
+  secs=$(( FUZZ_SECONDS < t - 140 ? FUZZ_SECONDS : t - 140 ))
   for d in "${DTYPE_LIST[@]}"; do
-    t=$(left)
-    # this dtype's share of what is left, minus the shrink reserve (about 120 s for one failure)
-    share=$(( t / (n - i) ))
-    secs=$(( FUZZ_SECONDS < share - 130 ? FUZZ_SECONDS : share - 130 ))
-    i=$((i + 1))
-    if [ "$secs" -lt 10 ]; then row "fuzz $d" SKIPPED "budget: $t s left, share $share s"; continue; fi
-    say "pathcheck fuzz --impl-cmd run_fla.py --dtype $d --seconds $secs --seed $SEED"
-    # a hard stop a little after the share, so a long shrink cannot eat the other dtypes' time
-    RUN_FLA_ERROR_LOG=$WORK/logs/fuzz-$d-peer-errors.jsonl timeout -k 5 $((share - 5)) "$PATHCHECK" fuzz --impl-cmd "$ADAPTER" --dtype "$d" --seconds "$secs" --seed "$SEED" \
-      --outputs o,lse,gradients --properties "$PROPS" --max-failures 1 --timeout 120 \
-      --out "$WORK/fuzz/$d" --report-json "$WORK/reports/fuzz-$d.json" --junit "$WORK/reports/fuzz-$d.xml" \
-      > "$WORK/logs/fuzz-$d.txt" 2>&1
-    rc=$?
-    detail=$(grep -E '^FUZZ|cases \(' "$WORK/logs/fuzz-$d.txt" | tail -2 | tr '\n' ' ')
-    [ "$rc" = 124 ] && detail="stopped at its time share ($share s); $detail"
-    row "fuzz $d" "rc=$rc" "$detail"
-    pack
+    if [ "$secs" -lt 10 ]; then row "fuzz $d" SKIPPED "budget: $t s left"; continue; fi
+    say "pathcheck fuzz --impl-cmd run_fla.py --dtype $d --seconds $secs --seed $SEED (stopped at $((t - 10)) s)"
+    RUN_FLA_ERROR_LOG=$WORK/logs/fuzz-$d-peer-errors.jsonl timeout -k 5 $((t - 10)) "$PATHCHECK" fuzz --impl-cmd "$ADAPTER" \
+      --dtype "$d" --seconds "$secs" --seed "$SEED" --outputs o,lse,gradients --properties "$PROPS" --max-failures 1 \
+      --timeout 120 --out "$WORK/fuzz/$d" --report-json "$WORK/reports/fuzz-$d.json" --junit "$WORK/reports/fuzz-$d.xml" \
+      > "$WORK/logs/fuzz-$d.txt" 2>&1 &
+    FPIDS[$d]=$!
   done
 fi
-
-# ---- curve -------------------------------------------------------------------------------------
+CPID=""
 if want curve; then
-  t=$(left)
   if [ "$t" -lt 40 ]; then
     row curve SKIPPED "budget: $t s left"
   else
-    say "error against T (adapters/fla/error_vs_t.py, $((t - 10)) s)"
-    args=(--out "$WORK/curve" --dtypes "$DTYPES" --Ts "$CURVE_TS" --seconds $((t - 30)))
+    say "error against T (adapters/fla/error_vs_t.py, stopped at $((t - 10)) s)"
+    args=(--out "$WORK/curve" --dtypes "$DTYPES" --Ts "$CURVE_TS" --seconds $((t - 40)))
     case " $ADAPTER_ARGS " in *" --device cpu "*) args+=(--device cpu) ;; esac
     [ -n "$GPU_LONG" ] && args+=(--gpu-long "$GPU_LONG")
     [ -d "$CACHE/suite-$SUITE-bf16-$SEED" ] && args+=(--check-suite "$CACHE/suite-$SUITE-bf16-$SEED")
-    timeout -k 5 $((t - 5)) "$PY" "$ROOT/adapters/fla/error_vs_t.py" "${args[@]}" > "$WORK/logs/curve.txt" 2>&1
-    rc=$?
-    row curve "rc=$rc" "$(tail -1 "$WORK/logs/curve.txt" | cut -c1-120)"
+    timeout -k 5 $((t - 10)) "$PY" "$ROOT/adapters/fla/error_vs_t.py" "${args[@]}" > "$WORK/logs/curve.txt" 2>&1 &
+    CPID=$!
   fi
-  pack
 fi
+for d in "${!FPIDS[@]}"; do
+  wait "${FPIDS[$d]}"
+  rc=$?
+  detail=$(grep -E '^FUZZ|cases \(' "$WORK/logs/fuzz-$d.txt" | tail -2 | tr '\n' ' ')
+  [ "$rc" = 124 ] && detail="stopped at the budget (no report); $detail"
+  row "fuzz $d" "rc=$rc" "$detail"
+done
+if [ -n "$CPID" ]; then
+  wait "$CPID"
+  rc=$?
+  row curve "rc=$rc" "$(tail -1 "$WORK/logs/curve.txt" | cut -c1-120)"
+fi
+pack
 
 say "done in $(elapsed) s"
 pack

@@ -307,7 +307,14 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     parser.add_argument("--resume", action="store_true", help="skip cases that already have a sidecar (after a restart)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines (on stdout)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="run the cases in N processes at once (each its own CUDA context; Triton compiles in "
+                             "parallel); a worker that dies is restarted for its cases left")
+    parser.add_argument("--worker", default="", help=argparse.SUPPRESS)  # K/N: this process's share
     args = parser.parse_args(argv)
+    argv_list = list(argv if argv is not None else sys.argv[1:])
+    if args.workers > 1 and not args.worker:
+        return run_workers(args, argv_list)
 
     try:
         import torch
@@ -328,6 +335,10 @@ def main(argv=None) -> int:
         pathcase.prepare_results_dir(args.results, args.suite)
     except pathcase.CaseError as e:
         pathcase.fail(PROGRAM, str(e))
+    total = len(names)
+    if args.worker:
+        k, n = (int(x) for x in args.worker.split("/"))
+        names = names[k::n]
     try:
         torch.zeros(1, device=args.device)
     except Exception as e:  # noqa: BLE001
@@ -335,7 +346,7 @@ def main(argv=None) -> int:
 
     info_path = os.path.join(args.results, RUN_INFO)
     info = environment(torch, fla, args.device)
-    info.update({"suite": os.path.abspath(args.suite), "lse": args.lse, "cases": len(names)})
+    info.update({"suite": os.path.abspath(args.suite), "lse": args.lse, "cases": total, "workers": args.workers})
     if not args.resume or not os.path.exists(info_path):
         write_json(info_path, info)
 
@@ -349,7 +360,9 @@ def main(argv=None) -> int:
             if previous.get("status") == "failed":
                 failures.append((name, previous.get("error", "")))
             elif previous.get("status") == "started":  # the process died in it (the restart came from there)
-                previous.update(status="failed", error=previous.get("error") or "the process died while running it")
+                died = os.environ.get("RUN_FLA_DIED", "")
+                previous.update(status="failed", error=previous.get("error") or
+                                f"the process died while running it{' (' + died + ')' if died else ''}")
                 write_json(sidecar, previous)
                 failures.append((name, previous["error"]))
             continue
@@ -399,19 +412,88 @@ def main(argv=None) -> int:
             print(f"{PROGRAM}: the CUDA context is unusable after {name}; restarting for the cases left", file=sys.stderr,
                   flush=True)
             os.environ["RUN_FLA_RESTARTS"] = str(restarts + 1)
-            argv_new = [sys.executable, os.path.abspath(__file__)] + [a for a in (argv if argv is not None else sys.argv[1:])
-                                                                    if a != "--resume"] + ["--resume"]
+            argv_new = [sys.executable, os.path.abspath(__file__)] + [a for a in argv_list if a != "--resume"] + ["--resume"]
             sys.stdout.flush()
             os.execv(sys.executable, argv_new)
 
+    if failures and not args.worker:
+        print_failures(failures, total)
+    return 0
+
+
+def print_failures(failures, total):
+    # Last on stderr: pathcheck quotes its last 2000 bytes under every failed case.
+    lines = [f"{PROGRAM}: the peer failed on {len(failures)} of {total} cases (no result file written; "
+             f"details in RESULTS/<case>{SIDECAR}):"]
+    budget = 1700 // max(1, len(failures))
+    for name, message in failures:
+        lines.append(f"  {name}: {message[:max(60, budget)]}")
+    print("\n".join(lines), file=sys.stderr)
+
+
+def run_workers(args, argv_list) -> int:
+    """--workers N: this process starts N copies of itself (--worker K/N), restarts one that dies
+    (--resume: its case in flight is marked failed, the rest run), and prints the failures last."""
+    import subprocess
+
+    try:
+        names = pathcase.case_names(args.suite)
+        pathcase.prepare_results_dir(args.results, args.suite)
+    except pathcase.CaseError as e:
+        pathcase.fail(PROGRAM, str(e))
+    base = [sys.executable, os.path.abspath(__file__)] + [a for a in argv_list if a != "--resume"]
+    # drop --workers N / --workers=N from the children's arguments
+    child = []
+    skip = False
+    for a in base:
+        if skip:
+            skip = False
+            continue
+        if a == "--workers":
+            skip = True
+            continue
+        if a.startswith("--workers="):
+            continue
+        child.append(a)
+    n = args.workers
+    procs = {k: subprocess.Popen(child + [f"--worker={k}/{n}"] + (["--resume"] if args.resume else [])) for k in range(n)}
+    restarts = {k: 0 for k in range(n)}
+    while procs:
+        for k, p in list(procs.items()):
+            rc = p.poll()
+            if rc is None:
+                continue
+            del procs[k]
+            if rc != 0 and restarts[k] < 3:
+                restarts[k] += 1
+                print(f"{PROGRAM}: worker {k}/{n} ended with status {rc}; restarting it for its cases left", file=sys.stderr,
+                      flush=True)
+                how = f"killed by signal {-rc}" if rc < 0 else f"exit status {rc}"
+                try:
+                    import signal
+                    how = f"killed by {signal.Signals(-rc).name}" if rc < 0 else how
+                except ValueError:
+                    pass
+                procs[k] = subprocess.Popen(child + [f"--worker={k}/{n}", "--resume"], env=dict(os.environ, RUN_FLA_DIED=how))
+            elif rc != 0:
+                print(f"{PROGRAM}: worker {k}/{n} ended with status {rc} after 3 restarts; its cases left have no results",
+                      file=sys.stderr, flush=True)
+        time.sleep(0.05)
+    failures = []
+    keys = [x for x in args.only.split(",") if x]
+    for name in names:
+        if keys and not any(x in name for x in keys):
+            continue
+        try:
+            with open(os.path.join(args.results, name + SIDECAR), encoding="utf-8") as f:
+                rec = json.load(f)
+        except (OSError, ValueError):
+            failures.append((name, "no sidecar: its worker did not reach it"))
+            continue
+        if rec.get("status") != "ok":
+            failures.append((name, rec.get("error") or f"status {rec.get('status')}: the worker died in it"))
     if failures:
-        # Last on stderr: pathcheck quotes its last 2000 bytes under every failed case.
-        lines = [f"{PROGRAM}: the peer failed on {len(failures)} of {len(names)} cases (no result file written; "
-                 f"details in RESULTS/<case>{SIDECAR}):"]
-        budget = 1700 // max(1, len(failures))
-        for name, message in failures:
-            lines.append(f"  {name}: {message[:max(60, budget)]}")
-        print("\n".join(lines), file=sys.stderr)
+        print_failures(failures, len(names))
     return 0
 
 

@@ -12,6 +12,7 @@ FLA_FAKE_BUG (for the adapter's tests: each must be rejected by pathcheck):
   stale-cache     use_cache returns the keys untransformed
   lse-natural     the saved L is the natural-log lse (not base 2)
   raise-varlen    raises on cu_seqlens (a peer that rejects a case)
+  crash-varlen    the process dies (SIGSEGV) on cu_seqlens (a peer that takes the process down)
   beta-after-32   beta of positions 32 and later taken as 0 (wrong only for T > 33: for the fuzzer)
   decode-gate-unscaled  (fla.ops.attn.decoding) ignores do_gate_scale
 """
@@ -115,6 +116,9 @@ def parallel_path_attn(q, k, v, w, beta, g=None, scale=None, cu_seqlens=None, us
         scale = k.shape[-1] ** -0.5
     if cu_seqlens is not None and q.shape[0] != 1:
         raise ValueError(f"The batch size is expected to be 1 rather than {q.shape[0]} when using `cu_seqlens`.")
+    if "crash-varlen" in BUG and cu_seqlens is not None:
+        import signal
+        os.kill(os.getpid(), signal.SIGSEGV)
     if "raise-varlen" in BUG and cu_seqlens is not None:
         raise ValueError("fake FLA: varlen is not supported (FLA_FAKE_BUG=raise-varlen)")
     assert w.dtype == beta.dtype == torch.float32, 'w, beta should be float32 to preserve precision.'
