@@ -272,7 +272,7 @@ def main(argv=None) -> int:
         if rep:
             fl = rep.get("failures", [])
             w(f"| fuzz {d} | {rep.get('cases', '?')} generated | | {len(fl)} failure(s) | | "
-              f"{'; '.join(x.get('property', '') + ': ' + x.get('failure', '') for x in fl) or 'none'} | |")
+              f"{'; '.join(x.get('property', '') + ' at ' + str(x.get('minimal_shape')) + ': ' + x.get('failure', '')[:100] for x in fl) or 'none'} | |")
         elif f["log"] is not None:
             w(f"| fuzz {d} | no report (see below) | | | | | |")
     w("")
@@ -438,7 +438,8 @@ def main(argv=None) -> int:
                 else:
                     cells.append(fmt(o["ratio"]) if o.get("verdict") == "PASS" else f"**{fmt(o['ratio'])}**")
             lo = next((o for o in lse.get(c["case"], {}).get("outputs", []) if o["output"] == "lse"), None)
-            cells.append("-" if lo is None or lo.get("ratio") is None else fmt(lo["ratio"]))
+            cells.append("-" if lo is None or lo.get("ratio") is None else
+                         fmt(lo["ratio"]) if lo.get("verdict") == "PASS" else f"**{fmt(lo['ratio'])}**")
             w(f"| {c['case']} | " + " | ".join(cells) + f" | {c.get('verdict')} |")
         w("")
     with open(args.doc, "w", encoding="utf-8") as f:

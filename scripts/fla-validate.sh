@@ -235,6 +235,7 @@ fi
 
 # ---- fuzz and curve (at once: the GPU is far from busy) -----------------------------------------
 declare -A FPIDS=()
+SPIDS=()
 t=$(left)
 if want fuzz; then
   PROPS=oracle,append-tokens,varlen-vs-separate,gqa-vs-repeated,scale-v,beta0-vs-orthogonal-w
@@ -243,8 +244,27 @@ if want fuzz; then
   secs=$(( FUZZ_SECONDS < t - 140 ? FUZZ_SECONDS : t - 140 ))
   for d in "${DTYPE_LIST[@]}"; do
     if [ "$secs" -lt 10 ]; then row "fuzz $d" SKIPPED "budget: $t s left"; continue; fi
+    # One run_fla.py --serve per campaign keeps torch and FLA loaded: pathcheck fuzz starts the
+    # program once per batch (16 cases) and once per shrink candidate; each start then only
+    # connects (a client that finds no server runs the cases itself).
+    sock=$WORK/fla-$d.sock
+    RUN_FLA_ERROR_LOG=$WORK/logs/fuzz-$d-peer-errors.jsonl $PY "$ROOT/adapters/fla/run_fla.py" --serve "$sock" $ADAPTER_ARGS \
+      > "$WORK/logs/fuzz-$d-server.txt" 2>&1 &
+    SPIDS+=($!)
+  done
+  for _ in $(seq 1 120); do  # up to 60 s for the servers to import torch and FLA
+    ready=1
+    for d in "${DTYPE_LIST[@]}"; do [ -S "$WORK/fla-$d.sock" ] || ready=0; done
+    [ "$ready" = 1 ] && break
+    sleep 0.5
+  done
+  t=$(left)
+  secs=$(( FUZZ_SECONDS < t - 140 ? FUZZ_SECONDS : t - 140 ))
+  for d in "${DTYPE_LIST[@]}"; do
+    if [ "$secs" -lt 10 ]; then row "fuzz $d" SKIPPED "budget: $t s left"; continue; fi
     say "pathcheck fuzz --impl-cmd run_fla.py --dtype $d --seconds $secs --seed $SEED (stopped at $((t - 10)) s)"
-    RUN_FLA_ERROR_LOG=$WORK/logs/fuzz-$d-peer-errors.jsonl timeout -k 5 $((t - 10)) "$PATHCHECK" fuzz --impl-cmd "$ADAPTER" \
+    FUZZ_ADAPTER="$PY $ROOT/adapters/fla/run_fla.py --server $WORK/fla-$d.sock --lse internal $ADAPTER_ARGS --suite {suite} --results {results}"
+    RUN_FLA_ERROR_LOG=$WORK/logs/fuzz-$d-peer-errors.jsonl timeout -k 5 $((t - 10)) "$PATHCHECK" fuzz --impl-cmd "$FUZZ_ADAPTER" \
       --dtype "$d" --seconds "$secs" --seed "$SEED" --outputs o,lse,gradients --properties "$PROPS" --max-failures 1 \
       --timeout 120 --out "$WORK/fuzz/$d" --report-json "$WORK/reports/fuzz-$d.json" --junit "$WORK/reports/fuzz-$d.xml" \
       > "$WORK/logs/fuzz-$d.txt" 2>&1 &
@@ -272,6 +292,7 @@ for d in "${!FPIDS[@]}"; do
   [ "$rc" = 124 ] && detail="stopped at the budget (no report); $detail"
   row "fuzz $d" "rc=$rc" "$detail"
 done
+for pid in "${SPIDS[@]}"; do kill "$pid" 2>/dev/null; done  # the servers this script started
 if [ -n "$CPID" ]; then
   wait "$CPID"
   rc=$?

@@ -38,7 +38,9 @@ RESULTS/<case>.fla.json with the exception, its message and traceback; the progr
 pathcheck quotes under each failed case. Every case gets a sidecar (status "ok", "failed", or
 "started" for a case the program died in). After a CUDA error that leaves the context unusable
 the program re-executes itself (`--resume`) for the cases left, so one launch failure does not
-take the others down. With RUN_FLA_ERROR_LOG=FILE each failure is also appended to FILE as a JSON
+take the others down. `--serve SOCKET` keeps torch and FLA loaded and runs the command lines that
+`--server SOCKET` clients send (pathcheck fuzz starts the program once per batch of cases; a client
+with no server answering runs the cases itself). With RUN_FLA_ERROR_LOG=FILE each failure is also appended to FILE as a JSON
 line (pathcheck fuzz deletes its results folders). RESULTS/fla-run.json records the environment (versions, GPU,
 TRITON_F32_DEFAULT).
 """
@@ -295,10 +297,14 @@ def describe(e: BaseException) -> str:
 
 # ---- main ---------------------------------------------------------------------------------
 
-def main(argv=None) -> int:
+class ContextLost(Exception):
+    """The CUDA context is unusable (server mode: the client reruns the cases left directly)."""
+
+
+def make_parser():
     parser = argparse.ArgumentParser(prog=PROGRAM, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", required=True, help="a suite directory made by pathcheck gen (or by pathcheck fuzz)")
-    parser.add_argument("--results", required=True, help="where RESULTS/<case>.safetensors go")
+    parser.add_argument("--suite", help="a suite directory made by pathcheck gen (or by pathcheck fuzz)")
+    parser.add_argument("--results", help="where RESULTS/<case>.safetensors go")
     parser.add_argument("--device", default="cuda", help="torch device (default cuda; the CPU tests use a fake FLA)")
     parser.add_argument("--lse", choices=("none", "internal"), default="none",
                         help="none (default): FLA's API returns no lse, none is written; internal: FLA's internal "
@@ -311,11 +317,15 @@ def main(argv=None) -> int:
                         help="run the cases in N processes at once (each its own CUDA context; Triton compiles in "
                              "parallel); a worker that dies is restarted for its cases left")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)  # K/N: this process's share
-    args = parser.parse_args(argv)
-    argv_list = list(argv if argv is not None else sys.argv[1:])
-    if args.workers > 1 and not args.worker:
-        return run_workers(args, argv_list)
+    parser.add_argument("--serve", metavar="SOCKET",
+                        help="stay up and run suites sent over this Unix socket (torch and FLA imported once: for "
+                             "pathcheck fuzz, which starts the program once per batch)")
+    parser.add_argument("--server", metavar="SOCKET",
+                        help="send this run to a --serve process on SOCKET; when none answers, run here")
+    return parser
 
+
+def load_peer():
     try:
         import torch
         from safetensors.torch import save_file
@@ -325,8 +335,46 @@ def main(argv=None) -> int:
     except Exception as e:  # noqa: BLE001  (nothing can run: every case fails with this, via the exit status)
         pathcase.fail(PROGRAM, f"cannot import the peer: {describe(e)} (python {sys.executable}; "
                                f"PYTHONPATH={os.environ.get('PYTHONPATH', '')})")
-    fla_ops = {"parallel_path_attn": parallel_path_attn, "attn_decoding_one_step": attn_decoding_one_step}
+    return {"torch": torch, "save_file": save_file, "fla": fla,
+            "ops": {"parallel_path_attn": parallel_path_attn, "attn_decoding_one_step": attn_decoding_one_step}}
 
+
+def main(argv=None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    argv_list = list(argv if argv is not None else sys.argv[1:])
+    if args.serve:
+        return serve(args)
+    if not args.suite or not args.results:
+        parser.error("--suite and --results are required")
+    if args.server:
+        argv_list = strip_option(argv_list, "--server")
+        rc = ask_server(args.server, argv_list)
+        if rc is not None:
+            return rc
+        # No server, or it died or lost its CUDA context: the cases it did not finish run here.
+        args.resume = True
+        argv_list = argv_list + ["--resume"]
+    if args.workers > 1 and not args.worker:
+        return run_workers(args, argv_list)
+    peer = load_peer()
+    return run_suite(args, argv_list, peer)
+
+
+def strip_option(argv_list, option):
+    out, skip = [], False
+    for a in argv_list:
+        if skip:
+            skip = False
+        elif a == option:
+            skip = True
+        elif not a.startswith(option + "="):
+            out.append(a)
+    return out
+
+
+def run_suite(args, argv_list, peer, server=False) -> int:
+    torch, save_file, fla, fla_ops = peer["torch"], peer["save_file"], peer["fla"], peer["ops"]
     try:
         names = pathcase.case_names(args.suite)
         if args.only:
@@ -346,7 +394,8 @@ def main(argv=None) -> int:
 
     info_path = os.path.join(args.results, RUN_INFO)
     info = environment(torch, fla, args.device)
-    info.update({"suite": os.path.abspath(args.suite), "lse": args.lse, "cases": total, "workers": args.workers})
+    info.update({"suite": os.path.abspath(args.suite), "lse": args.lse, "cases": total, "workers": args.workers,
+                 "server": server})
     if not args.resume or not os.path.exists(info_path):
         write_json(info_path, info)
 
@@ -407,6 +456,8 @@ def main(argv=None) -> int:
                   f"{': ' + record['error'][:200] if record['status'] == 'failed' else ''} ({record['seconds']} s)",
                   flush=True)
         if record["status"] == "failed" and not cuda_usable(torch, args.device):
+            if server:
+                raise ContextLost(name)
             if restarts >= MAX_RESTARTS:
                 pathcase.fail(PROGRAM, f"the CUDA context is unusable after case {name} and {restarts} restarts; stopping")
             print(f"{PROGRAM}: the CUDA context is unusable after {name}; restarting for the cases left", file=sys.stderr,
@@ -419,6 +470,104 @@ def main(argv=None) -> int:
     if failures and not args.worker:
         print_failures(failures, total)
     return 0
+
+
+# ---- server mode (pathcheck fuzz starts the program once per batch of cases) ------------------
+
+def serve(args) -> int:
+    """Imports torch and FLA once, then runs each request (a run_fla.py command line) as main would,
+    one at a time; the reply carries the exit status and what the run printed on stderr. Exits
+    when the CUDA context is lost (the client then runs the cases left itself)."""
+    import contextlib
+    import io
+    import socket
+
+    peer = load_peer()
+    peer["torch"].zeros(1, device=args.device)
+    path = args.serve
+    if os.path.exists(path):
+        os.remove(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(8)
+
+    def stop(signum, frame):  # noqa: ARG001
+        try:
+            os.remove(path)
+        finally:
+            os._exit(0)
+
+    import signal
+    signal.signal(signal.SIGTERM, stop)
+    print(f"{PROGRAM}: serving on {path} (pid {os.getpid()})", flush=True)
+    parser = make_parser()
+    while True:
+        conn, _ = sock.accept()
+        with conn:
+            try:
+                request = json.loads(_read_line(conn))
+                req_args = parser.parse_args(request["argv"])
+            except (ValueError, KeyError, SystemExit) as e:
+                _reply(conn, {"rc": 2, "stderr": f"{PROGRAM}: bad request to the server: {e}\n"})
+                continue
+            err = io.StringIO()
+            lost = None
+            rc = 0
+            with contextlib.redirect_stderr(err):
+                try:
+                    rc = run_suite(req_args, request["argv"], peer, server=True)
+                except SystemExit as e:  # pathcase.fail: a harness error, already printed
+                    rc = e.code if isinstance(e.code, int) else 1
+                except ContextLost as e:
+                    lost = str(e)
+                    rc = 75
+                except Exception as e:  # noqa: BLE001
+                    print(f"{PROGRAM}: server error: {describe(e)}", file=sys.stderr)
+                    rc = 1
+            _reply(conn, {"rc": rc, "stderr": err.getvalue(), "context_lost": lost})
+        if lost is not None:
+            print(f"{PROGRAM}: the CUDA context is unusable after {lost}; the server stops", flush=True)
+            sock.close()
+            os.remove(path)
+            return 1
+
+
+def _read_line(conn) -> str:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8")
+
+
+def _reply(conn, obj) -> None:
+    try:
+        conn.sendall((json.dumps(obj) + "\n").encode("utf-8"))
+    except OSError:
+        pass
+
+
+def ask_server(path: str, argv_list) -> int | None:
+    """Runs the request on the server; None when no server answers (then the caller runs it here)."""
+    import socket
+
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(path)
+    except OSError:
+        return None
+    with sock:
+        try:
+            sock.sendall((json.dumps({"argv": argv_list}) + "\n").encode("utf-8"))
+            reply = json.loads(_read_line(sock))
+        except (OSError, ValueError):
+            return None  # the server died mid-request: run here (--resume keeps what it finished)
+    sys.stderr.write(reply.get("stderr", ""))
+    if reply.get("rc") == 75:  # the server lost its CUDA context: the cases left run here
+        return None
+    return int(reply.get("rc", 1))
 
 
 def print_failures(failures, total):
