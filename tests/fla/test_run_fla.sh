@@ -73,7 +73,7 @@ if [ "$FULL" = 1 ]; then
   RPY=${REPORT_PYTHON:-$ROOT/.venv/bin/python}
   OUT=$T/out FLA_FAKE_BUG=dbeta-sign bash scripts/fla-validate.sh --pathcheck "$P" --stages suites,fuzz,curve \
     --site "$ROOT/tests/fla/fake_fla" --python "$PY" --adapter-args "--device cpu" --suite quick --dtypes bf16 \
-    --fuzz-seconds 10 --budget 240 --jobs 2 --workers 1 --curve-Ts 1,16 > "$T/validate.txt" 2>&1
+    --fuzz-seconds 10 --budget 420 --jobs 2 --workers 1 --curve-Ts 1,16 > "$T/validate.txt" 2>&1
   check "fla-validate.sh ran" $? "$(tail -5 "$T/validate.txt")"
   [ -f "$T/out/fla-validation.tar.gz" ]
   check "fla-validate.sh wrote its tarball" $? ""
