@@ -227,6 +227,12 @@ def main(argv=None) -> int:
 
     # ---- plot -----------------------------------------------------------------------------
     curve = load_json(os.path.join(src, "curve", "curve.json"))
+    ieee = load_json(os.path.join(src, "curve-ieee", "curve.json"))
+    if curve and ieee:
+        by = {(p["dtype"], p["T"]): p for p in curve.get("points", [])}
+        for p in ieee.get("points", []):
+            if (p["dtype"], p["T"]) in by and "fla" in p:
+                by[(p["dtype"], p["T"])]["fla_ieee"] = p["fla"]
     plot_ok = False
     if curve and curve.get("points"):
         try:
@@ -393,15 +399,16 @@ def main(argv=None) -> int:
           " float64 on the GPU (`adapters/fla/error_vs_t.py`), checked against the mp100 expected o of the suite's"
           " cases first. `baseline`: the same-precision emulation's definition in PyTorch on the same inputs."
           " `ours` and `C++ baseline`: `path_gpu_long --check forward` (our CUDA forward kernel, judged against the"
-          " fp64 GPU oracle) on that tool's own draw of the same distribution and shape.\n")
+          " fp64 GPU oracle) on that tool's own draw of the same distribution and shape. `FLA, ieee`: FLA's fp32"
+          " once more with `TRITON_F32_DEFAULT=ieee` on the same inputs (fp32 rows only).\n")
         chk = curve.get("check") or []
         if chk:
             worst = max(c["ref_vs_mp100"] for c in chk)
             rel = [c["baseline_error_emulated"] / c["baseline_error_stored"] for c in chk if c["baseline_error_stored"] > 0]
             w(f"Check on {len(chk)} suite cases: fp64 reference vs mp100 at most {fmt(worst)}; emulated / stored"
               f" baseline error {fmt(min(rel)) if rel else '-'} ... {fmt(max(rel)) if rel else '-'}.\n")
-        w("| dtype | T | FLA | baseline | FLA / baseline | ours | C++ baseline | ours / C++ baseline |")
-        w("|---|---|---|---|---|---|---|---|")
+        w("| dtype | T | FLA | baseline | FLA / baseline | ours | C++ baseline | ours / C++ baseline | FLA, ieee |")
+        w("|---|---|---|---|---|---|---|---|---|")
         for p in sorted(curve["points"], key=lambda p: (p["dtype"], p["T"])):
             gl = p.get("gpu_long") or {}
             fl = p.get("fla")
@@ -410,7 +417,7 @@ def main(argv=None) -> int:
             r2 = ours / gl["baseline_cpp"] if isinstance(ours, float) and gl.get("baseline_cpp") else None
             w(f"| {p['dtype']} | {p['T']} | {fmt(fl) if fl is not None else p.get('fla_error', '-')[:60]} | {fmt(p.get('baseline'))} |"
               f" {fmt(ratio)} | {fmt(ours) if ours is not None else ('-' if not gl else gl.get('error', '-')[:40])} |"
-              f" {fmt(gl.get('baseline_cpp'))} | {fmt(r2)} |")
+              f" {fmt(gl.get('baseline_cpp'))} | {fmt(r2)} | {fmt(p.get('fla_ieee'))} |")
         if curve.get("not_run"):
             w(f"\nNot run (time budget): {', '.join(str(x['dtype']) + ' T=' + str(x['T']) for x in curve['not_run'])}.")
         w("")
@@ -519,6 +526,7 @@ def make_plot(curve: dict, path: str) -> bool:
 
         for label, get, style in (
                 ("FLA", lambda p: p.get("fla"), "o-"),
+                ("FLA, TRITON_F32_DEFAULT=ieee", lambda p: p.get("fla_ieee"), "o:"),
                 ("baseline (same inputs as FLA)", lambda p: p.get("baseline"), "s--"),
                 ("2 x baseline", lambda p: 2 * p["baseline"] if p.get("baseline") else None, ":"),
                 ("ours (CUDA, path_gpu_long)", lambda p: (p.get("gpu_long") or {}).get("ours"), "^-"),

@@ -271,7 +271,7 @@ if want fuzz; then
     FPIDS[$d]=$!
   done
 fi
-CPID=""
+CPID="" CIPID=""
 if want curve; then
   if [ "$t" -lt 40 ]; then
     row curve SKIPPED "budget: $t s left"
@@ -283,6 +283,14 @@ if want curve; then
     [ -d "$CACHE/suite-$SUITE-bf16-$SEED" ] && args+=(--check-suite "$CACHE/suite-$SUITE-bf16-$SEED")
     timeout -k 5 $((t - 10)) "$PY" "$ROOT/adapters/fla/error_vs_t.py" "${args[@]}" > "$WORK/logs/curve.txt" 2>&1 &
     CPID=$!
+    # FLA's fp32 once more with TRITON_F32_DEFAULT=ieee (its own Triton cache), FLA and the baseline only
+    case ",$DTYPES," in *,fp32,*)
+      iargs=(--out "$WORK/curve-ieee" --dtypes fp32 --Ts "$CURVE_TS" --seconds $((t - 40)))
+      case " $ADAPTER_ARGS " in *" --device cpu "*) iargs+=(--device cpu) ;; esac
+      TRITON_F32_DEFAULT=ieee TRITON_CACHE_DIR=$CACHE/triton-cache-ieee timeout -k 5 $((t - 10)) \
+        "$PY" "$ROOT/adapters/fla/error_vs_t.py" "${iargs[@]}" > "$WORK/logs/curve-ieee.txt" 2>&1 &
+      CIPID=$! ;;
+    esac
   fi
 fi
 for d in "${!FPIDS[@]}"; do
@@ -297,6 +305,11 @@ if [ -n "$CPID" ]; then
   wait "$CPID"
   rc=$?
   row curve "rc=$rc" "$(tail -1 "$WORK/logs/curve.txt" | cut -c1-120)"
+fi
+if [ -n "$CIPID" ]; then
+  wait "$CIPID"
+  rc=$?
+  row curve-fp32-ieee "rc=$rc" "$(tail -1 "$WORK/logs/curve-ieee.txt" | cut -c1-120)"
 fi
 pack
 
