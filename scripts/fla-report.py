@@ -125,7 +125,9 @@ def failing_outputs_text(case: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="fla-report.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--from", dest="source", required=True, help="$OUT of fla-validate.sh, or fla-validation.tar.gz")
+    ap.add_argument("--from", dest="sources", action="append", required=True,
+                    help="$OUT of fla-validate.sh, or fla-validation.tar.gz; repeat it for several calls (say, one with"
+                         " the suites, one with --stages fuzz,curve): each later one adds or replaces files")
     ap.add_argument("--doc", default="docs/validation/fla.md")
     ap.add_argument("--cases", default="docs/validation/fla-cases")
     ap.add_argument("--plot", default="docs/validation/fla-error-vs-T.png")
@@ -135,9 +137,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     os.chdir(root)
-    src = unpack(args.source)
-    if not os.path.isdir(src):
-        sys.exit(f"fla-report.py: {args.source}: no fla-validation folder or tarball there")
+    src = tempfile.mkdtemp(prefix="fla-report-merged-")
+    env_texts = []
+    for source in args.sources:
+        one = unpack(source)
+        if not os.path.isdir(one):
+            sys.exit(f"fla-report.py: {source}: no fla-validation folder or tarball there")
+        shutil.copytree(one, src, dirs_exist_ok=True)
+        e = os.path.join(one, "env.txt")
+        env_texts.append(open(e, encoding="utf-8").read() if os.path.exists(e) else "")
     env_text = open(os.path.join(src, "env.txt"), encoding="utf-8").read() if os.path.exists(os.path.join(src, "env.txt")) else ""
     seed = env_value(env_text, "seed") if "seed:" in env_text else "?"
     m = re.search(r"suite: (\w+); seed: (\d+)", env_text)
@@ -286,9 +294,12 @@ def main(argv=None) -> int:
       " `TRITON_F32_DEFAULT=ieee`. The ratio is error / (baseline error + floor / 2); pass iff ratio <= 2.\n")
 
     w("## The peer and the environment\n")
-    w("```")
-    w(env_text.strip())
-    w("```\n")
+    for k, text in enumerate(env_texts):
+        if len(env_texts) > 1:
+            w(f"GPU call {k + 1} of {len(env_texts)}:\n")
+        w("```")
+        w(text.strip())
+        w("```\n")
     infos = [r["info"] for r in runs.values() if r["info"]]
     if infos:
         i = infos[0]
@@ -383,7 +394,7 @@ def main(argv=None) -> int:
                 w(f"  - reproducer: `{folder}/`; replay: `PYTHONPATH=/tmp/fla-site pathcheck run --impl-cmd"
                   f" '{ADAPTER_LSE}' --suite {folder}`")
         if f.get("peer_errors"):
-            w(f"- messages of the peer during the campaign (the adapter's log; shrinking repeats them): " +
+            w("- messages of the peer during the campaign (the adapter's log; shrinking repeats them): " +
               "; ".join(f"`{m}` ({n}x)" for m, n in sorted(f["peer_errors"].items(), key=lambda x: -x[1])[:6]))
         if not rep.get("failures"):
             w("No failure found.")
@@ -487,9 +498,8 @@ def interpretation(runs: dict, fuzz: dict) -> str:
                          (" ..." if len(msgs) > 4 else "") + "): a user with these shapes gets an exception, not a result")
         for out, items in sorted(bad.items()):
             items.sort(reverse=True)
-            kinds = sorted({re.sub(r"^s\d+_", "", n) for _, n in items})
-            parts.append(f"{out} fails in {len(items)} case(s), up to {fmt(items[0][0])}x the tolerance's baseline"
-                         f" (worst: {items[0][1]})")
+            parts.append(f"{out} fails in {len(items)} case(s), ratio up to {fmt(items[0][0])} (pass: <= 2; worst:"
+                         f" {items[0][1]})")
         lines.append(f"- **{label}**: " + "; ".join(parts) + ".")
     lines.append("")
     lines.append("Facts from FLA's source (fla-core 0.6.0) that bear on these numbers: the forward casts w and the"
