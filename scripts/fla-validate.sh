@@ -36,8 +36,9 @@
 #   --jobs N              gen --jobs (default: nproc)
 #   --python PY           the Python with torch and triton (default python3)
 #   --wheels DIR          the carried wheels (default .deps/wheels)
-#   --site DIR            where they are installed (default $TMPDIR/fla-site); without the setup
-#                         stage an existing DIR/fla is used as it is (the tests point it at a fake)
+#   --site DIR            where they are installed (default $TMPDIR/fla-site; installed there also
+#                         without the setup stage when missing); a --site DIR given without the setup
+#                         stage is used as it is (the tests point it at a fake FLA)
 #   --curve-Ts LIST       the curve's T values (default 1,16,64,256,1024,4096,16384)
 #   --adapter-args ARGS   more arguments for run_fla.py (the tests: --device cpu)
 # Environment: OUT (default ./fla-out). Exit status 0 when the script ran (whatever the verdicts), 2 on
@@ -52,7 +53,7 @@ OUT=$(cd "$OUT" && pwd)
 
 PATHCHECK="" GPU_LONG="" STAGES="setup,suites,fuzz,curve" DTYPES="bf16,fp16,fp32" BUDGET=540
 FUZZ_SECONDS=60 WORKERS=3 SEED=20261202 SUITE=standard JOBS=$(nproc 2>/dev/null || echo 4) PY=python3
-WHEELS=$ROOT/.deps/wheels SITE=${TMPDIR:-/tmp}/fla-site ADAPTER_ARGS="" CURVE_TS=1,16,64,256,1024,4096,16384
+WHEELS=$ROOT/.deps/wheels SITE=${TMPDIR:-/tmp}/fla-site SITE_GIVEN=0 ADAPTER_ARGS="" CURVE_TS=1,16,64,256,1024,4096,16384
 while [ $# -gt 0 ]; do
   case "$1" in
     --pathcheck) PATHCHECK=$2; shift 2 ;;
@@ -67,7 +68,7 @@ while [ $# -gt 0 ]; do
     --jobs) JOBS=$2; shift 2 ;;
     --python) PY=$2; shift 2 ;;
     --wheels) WHEELS=$2; shift 2 ;;
-    --site) SITE=$2; shift 2 ;;
+    --site) SITE=$2; SITE_GIVEN=1; shift 2 ;;
     --curve-Ts) CURVE_TS=$2; shift 2 ;;
     --adapter-args) ADAPTER_ARGS=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -106,7 +107,9 @@ pack() { tar -czf "$OUT/fla-validation.tar.gz.part" -C "$(dirname "$WORK")" fla-
 
 # ---- setup -------------------------------------------------------------------------------------
 SITE=$(mkdir -p "$SITE" && cd "$SITE" && pwd)
-if want setup; then
+# The wheels are installed by the setup stage, and whenever the default folder lacks them (a later
+# call with --stages fuzz,curve on a fresh machine).
+if want setup || { [ "$SITE_GIVEN" = 0 ] && [ ! -d "$SITE/fla" ]; }; then
   case "$SITE/" in "$ROOT"/*) echo "fla-validate: --site $SITE is inside the repository: the setup stage installs there; drop setup from --stages" >&2; exit 2 ;; esac
   say "installing the carried wheels from $WHEELS into $SITE"
   # fla-core and flash-linear-attention only: einops and the rest come from the machine's image
