@@ -14,7 +14,7 @@ env.txt, the fuzz reports and reproducers, and curve/curve.json. Writes
   - the reproducers: every failing suite case as a one-case suite folder CASES/LABEL/CASE/
     (the case file and a suite.json with its SHA-256, so `pathcheck run` takes it), and every fuzz
     reproducer folder as CASES/fuzz-DTYPE-failure-K/. When the failing cases of a run weigh more than
-    --max-case-bytes (default 6 MB) in all, the smallest case of each kind of failure (the same
+    --max-case-bytes (default 2 MiB) in all, the smallest case of each kind of failure (the same
     failing outputs, or the same peer message) is kept and the others are named with the command that
     regenerates them byte for byte (pathcheck gen --seed ... --only NAME);
   - the PNG plot (matplotlib: adapters/python/requirements-report.txt).
@@ -132,7 +132,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", default="docs/validation/fla-cases")
     ap.add_argument("--plot", default="docs/validation/fla-error-vs-T.png")
     ap.add_argument("--gpu-command", default="", help="the device call that ran fla-validate.sh, quoted in the report")
-    ap.add_argument("--max-case-bytes", type=int, default=6 << 20)
+    ap.add_argument("--max-case-bytes", type=int, default=2 << 20,
+                    help="per run: past this the smallest failing case of each kind is kept (default 2 MiB)")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,7 +196,9 @@ def main(argv=None) -> int:
             keep = set(best.values())
         for c in failing:
             name = c["case"]
-            if name in keep:
+            if label == "fp32-ieee" and repro.get(("fp32", name)):
+                repro[(label, name)] = repro[("fp32", name)]  # the same case file: replayed with the variable set
+            elif name in keep:
                 dest = os.path.join(args.cases, label, name)
                 write_one_case_suite(present[name], dest, {"suite": suite_name, "dtype": dtype, "seed": seed})
                 repro[(label, name)] = dest
