@@ -621,6 +621,8 @@ int gamma_terms(const CaseSpec& spec, std::string_view output) {
 
 std::map<std::string, Tolerance> case_tolerances(const CaseInput& input, const OutputValues& expected,
                                                  const ToleranceModel& model) {
+  ToleranceModel m = model;
+  if (!m.c) m.c = default_c(input.spec.dtype);
   const std::vector<OutputValues> family = baseline_family(input);
   const OutputValues scales = row_scales(input);
   std::map<std::string, Tolerance> t;
@@ -635,7 +637,7 @@ std::map<std::string, Tolerance> case_tolerances(const CaseInput& input, const O
     }
     t[name] = make_tolerance(expected.at(name), baselines, scales.at(name),
                              row_length(output_shape(input.spec, name)), gamma_terms(input.spec, name),
-                             output_dtype(input.spec, name), model);
+                             output_dtype(input.spec, name), m);
   }
   return t;
 }

@@ -37,6 +37,8 @@ double ulp_at(double magnitude, io::DType t) {
   return std::ldexp(1.0, e - p + 1);
 }
 
+double default_c(io::DType input_dtype) { return input_dtype == io::DType::F32 ? 3.0 : 2.0; }
+
 double gamma_fp32(int n) {
   if (n <= 0) return 0;
   const double nu = static_cast<double>(std::max(n, 0)) * std::ldexp(1.0, -24);
@@ -164,7 +166,7 @@ Tolerance make_tolerance(double baseline_error, double max_abs_expected, io::DTy
   r.dtype = t;
   r.max_abs_expected = max_abs_expected;
   r.baseline_error = baseline_error;
-  r.c = m.c;
+  r.c = m.c.value_or(2.0);  // model 1: c = 2 whatever the dtype
   r.floor_ulps = m.floor_ulps;
   r.model_version = 1;
   derive_tolerances(r);
@@ -185,7 +187,7 @@ Tolerance make_tolerance(const std::vector<double>& expected, const std::vector<
       throw std::invalid_argument("make_tolerance: a baseline has the wrong size or non-finite values");
   Tolerance r;
   r.dtype = t;
-  r.c = m.c;
+  r.c = m.c.value_or(2.0);  // case_tolerances resolves default_c
   r.floor_ulps = m.floor_ulps;
   r.model_version = 2;
   r.gamma_n = gamma_n;

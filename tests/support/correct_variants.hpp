@@ -41,39 +41,11 @@ using conformance::Outputs;
 
 namespace variants {
 
-// x[..., d] -> x[..., dim - 1 - d] for a row-major tensor whose last dimension is `dim`.
-inline std::vector<double> reversed_last_dim(const std::vector<double>& x, index_t dim) {
-  std::vector<double> r(x.size());
-  const auto n = static_cast<std::size_t>(dim);
-  for (std::size_t row = 0; row < x.size() / n; ++row)
-    for (std::size_t d = 0; d < n; ++d) r[row * n + d] = x[row * n + (n - 1 - d)];
-  return r;
-}
-
-// The case with its head dimensions reversed: q, k, w over D and v, do over Dv. Every logit
-// k^T H_{j+1} ... H_i q is a sum of products over d, so it is unchanged; only summation orders
-// change. Outputs come back with reversed_outputs.
-inline CaseInput reversed_features(const CaseInput& in) {
-  CaseInput r = in;
-  const Shape& s = in.spec.shape;
-  r.problem.q = reversed_last_dim(in.problem.q, s.D);
-  r.problem.k = reversed_last_dim(in.problem.k, s.D);
-  r.problem.w = reversed_last_dim(in.problem.w, s.D);
-  r.problem.v = reversed_last_dim(in.problem.v, s.Dv);
-  if (!in.dO.empty()) r.dO = reversed_last_dim(in.dO, s.Dv);
-  return r;
-}
-
-inline void reverse_outputs_back(const conformance::CaseSpec& spec, std::map<std::string, std::vector<double>>& r) {
-  for (auto& [name, x] : r) {
-    if (name == "o" || name == "dv") x = reversed_last_dim(x, spec.shape.Dv);
-    if (name == "dq" || name == "dk" || name == "dw" || name == "k_cache") x = reversed_last_dim(x, spec.shape.D);
-  }
-}
-
 // x[..., d] -> x[..., (d + shift) mod dim] (shift = dim / 2 + 1 when `back` is false; its inverse
-// when true): a third summation order, neither the natural one nor the reversed one that the
-// baseline family's second member uses.
+// when true): a summation order none of the baseline family's members uses (they sum as
+// stored, reversed, evens then odds, or rotated by one: baseline.cpp). Every logit
+// k^T H_{j+1} ... H_i q is a sum of products over d, so permuting the head dimensions of q, k, w
+// (and of v, do) leaves the problem the same and changes only the summation orders.
 inline std::vector<double> rotated_last_dim(const std::vector<double>& x, index_t dim, bool back) {
   std::vector<double> r(x.size());
   const auto n = static_cast<std::size_t>(dim);

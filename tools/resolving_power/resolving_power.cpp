@@ -7,15 +7,18 @@
 //      (must be 1) and the largest ratio / c of each criterion (must be <= 1);
 //   2. the resolving power: the smallest uniform relative error eps for which the result
 //      fl_X(E (1 + eps)) -- the exact outputs off by eps, rounded to the output dtype X, every
-//      other output exact -- is rejected: per case (bisection on eps) and for the suite (the
-//      smallest over its cases: the suite rejects as soon as one case does).
+//      other output exact -- is rejected: per case (bisection on eps) and per suite draw (the
+//      smallest over its cases: the suite rejects as soon as one case does), reported as the
+//      worst and the median draw.
 //
 //   resolving_power [--suite quick|standard] [--dtype bf16,fp16,fp32] [--seeds N] [--seed S]
-//                   [--jobs J] [--cache DIR] [--shift]
+//                   [--jobs J] [--cache DIR] [--shift] [--per-case] [--c C]
 //
 // Seeds: S, S+1, ..., S+N-1 (S random and printed when not given). --cache DIR keeps generated
 // suites (DIR/<suite>-<dtype>-<seed>/) for reruns. --shift measures E + eps |E| instead of
-// E (1 + eps). The numbers in docs/tolerance.md come from this program.
+// E (1 + eps). --per-case prints every case's threshold; --c C judges with another c (the
+// stored measured numbers and floors kept, as validate --c does). The numbers in docs/tolerance.md come
+// from this program.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -24,6 +27,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -50,12 +54,14 @@ struct Options {
   unsigned jobs = 2;
   std::string cache;
   bool shift = false;
+  bool per_case = false;  // print every case's threshold
+  std::optional<double> c;  // judge with this c instead of the stored one (validate --c)
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "resolving_power: " << why
             << "\nusage: resolving_power [--suite quick|standard] [--dtype bf16,fp16,fp32] [--seeds N] [--seed S]"
-               " [--jobs J] [--cache DIR] [--shift]\n";
+               " [--jobs J] [--cache DIR] [--shift] [--per-case] [--c C]\n";
   std::exit(2);
 }
 
@@ -81,6 +87,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--jobs") o.jobs = static_cast<unsigned>(std::max(1, std::stoi(value())));
     else if (a == "--cache") o.cache = value();
     else if (a == "--shift") o.shift = true;
+    else if (a == "--per-case") o.per_case = true;
+    else if (a == "--c") o.c = std::stod(value());
     else usage("unknown argument " + a);
   }
   if (!is_suite_name(o.suite)) usage("unknown suite " + o.suite);
@@ -184,7 +192,9 @@ int main(int argc, char** argv) {
     // resolving power: per output, thresholds per case, and which criterion rejected there
     std::map<std::string, std::vector<double>> thresholds;
     std::map<std::string, std::map<std::string, int>> by_criterion;
-    std::map<std::string, std::pair<double, std::string>> best, worst_case;  // output -> (threshold, case)
+    // per output and suite draw (seed): the suite's threshold, the smallest over its cases
+    std::map<std::string, std::map<std::uint64_t, double>> suite_threshold;
+    std::map<std::string, std::pair<double, std::string>> worst_case;  // output -> (threshold, case)
     for (int k = 0; k < opt.seeds; ++k) {
       const std::uint64_t seed = opt.seed + static_cast<std::uint64_t>(k);
       const std::vector<Case> cases = make_suite(opt, dtype, seed);
@@ -192,7 +202,7 @@ int main(int argc, char** argv) {
         for (auto& impl : impls) {
           Outputs out = poisoned_outputs(c.spec());
           impl->run(c.input, out);
-          const CaseVerdict v = judge(c, out);
+          const CaseVerdict v = judge(c, out, JudgeOptions{opt.c});
           ++verdicts[impl->name()];
           if (v.verdict == Verdict::pass) ++passed[impl->name()];
           else {
@@ -219,11 +229,15 @@ int main(int argc, char** argv) {
           }
         }
         for (const std::string& name : output_names(c.spec())) {
-          const auto [eps, criterion] = threshold(c.expected.at(name), c.tolerances.at(name), opt.shift);
+          const Tolerance& stored = c.tolerances.at(name);
+          const auto [eps, criterion] = threshold(c.expected.at(name), opt.c ? with_c(stored, *opt.c) : stored, opt.shift);
           thresholds[name].push_back(eps);
+          if (opt.per_case)
+            std::printf("  case %s %s/%llu %s: %s (%s)\n", label.c_str(), c.name().c_str(),
+                        static_cast<unsigned long long>(seed), name.c_str(), pct(eps).c_str(), criterion.c_str());
+          auto [st, fresh] = suite_threshold[name].emplace(seed, eps);
+          if (!fresh) st->second = std::min(st->second, eps);
           ++by_criterion[name][criterion];
-          auto it = best.find(name);
-          if (it == best.end() || eps < it->second.first) best[name] = {eps, c.name() + "/" + std::to_string(seed)};
           auto wt = worst_case.find(name);
           if (std::isfinite(eps) && (wt == worst_case.end() || eps > wt->second.first))
             worst_case[name] = {eps, c.name() + "/" + std::to_string(seed)};
@@ -252,18 +266,25 @@ int main(int argc, char** argv) {
       std::printf("%s %.3f %s", k ? ";" : "", closest[k].first, closest[k].second.c_str());
     std::printf("\n");
     std::printf("\n== %s: resolving power (smallest uniform relative error rejected)\n", label.c_str());
-    std::printf("%-8s %6s %10s %10s %10s  %-s\n", "output", "cases", "suite", "median", "worst", "rejected by (per case)");
+    std::printf("suite: over the %d suite draws, the worst (largest) and the median of each draw's threshold, the\n"
+                "smallest over its cases (a suite rejects as soon as one case does); per case: median and worst\n",
+                opt.seeds);
+    std::printf("%-8s %6s %11s %11s %11s %11s  %-s\n", "output", "cases", "suite worst", "suite med.", "case med.",
+                "case worst", "rejected by (per case)");
     for (const std::string& out : kOutputs) {
       const auto it = thresholds.find(out);
       if (it == thresholds.end()) continue;
       double worst_finite = 0;
       for (double x : it->second)
         if (std::isfinite(x)) worst_finite = std::max(worst_finite, x);
+      std::vector<double> draws;
+      for (const auto& [seed, x] : suite_threshold[out]) draws.push_back(x);
       std::string crit;
       for (const auto& [k, n] : by_criterion[out]) crit += k + " " + std::to_string(n) + "; ";
-      std::printf("%-8s %6zu %10s %10s %10s  %s(suite: %s; worst: %s)\n", out.c_str(), it->second.size(),
-                  pct(best[out].first).c_str(), pct(median(it->second)).c_str(), pct(worst_finite).c_str(), crit.c_str(),
-                  best[out].second.c_str(), worst_case[out].second.c_str());
+      std::printf("%-8s %6zu %11s %11s %11s %11s  %s(worst case: %s)\n", out.c_str(), it->second.size(),
+                  pct(*std::max_element(draws.begin(), draws.end())).c_str(), pct(median(draws)).c_str(),
+                  pct(median(it->second)).c_str(), pct(worst_finite).c_str(), crit.c_str(),
+                  worst_case[out].second.c_str());
     }
     std::fflush(stdout);
   }
