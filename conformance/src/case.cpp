@@ -186,7 +186,7 @@ Tolerance tolerance_from_json(const io::TensorFile& f, const json& j, const std:
     }
   }
   if (const std::string why = inconsistency(t, expected); !why.empty())
-    fail(f, where + ": " + why + " (the case was edited after it was made?)");
+    fail(f, where + ": " + why + ": the case was edited after generation");
   return t;
 }
 
