@@ -59,9 +59,10 @@ TEST(ToleranceModel, FloorAndToleranceFollowTheFormula) {
   const Tolerance c3 = with_c(t, 3.0);
   EXPECT_EQ(c3.tolerance, 3.0 * 0.01 + t.floor);
   EXPECT_EQ(c3.floor, t.floor);
-  // A zero baseline: the floor alone, so an exactly rounded result still passes.
+  // A zero baseline: the floor alone -- half an ulp, the rounding of the exact result -- so an
+  // exactly rounded result still passes.
   const Tolerance z = make_tolerance(0.0, 1.0, io::DType::F32);
-  EXPECT_EQ(z.tolerance, 2.0 * std::ldexp(1.0, -23));
+  EXPECT_EQ(z.tolerance, std::ldexp(1.0, -24));
   EXPECT_TRUE(std::isfinite(error_ratio(1e-9, z)));
 }
 
@@ -148,14 +149,22 @@ TEST(CaseFile, StoredInputsAreRoundedAsDeclared) {
 TEST(CaseFile, TolerancesComeFromTheModel) {
   for (io::DType dtype : {io::DType::BF16, io::DType::F32}) {
     const Case c = small_case(dtype);
-    const OutputValues baseline = baseline_outputs(c.input);
+    const std::vector<OutputValues> family = baseline_family(c.input);
+    const OutputValues scales = row_scales(c.input);
     for (const std::string& name : output_names(c.spec())) {
       const Tolerance& t = c.tolerances.at(name);
-      const double base = compare(baseline.at(name), c.expected.at(name)).max_abs_error;
-      EXPECT_EQ(t.baseline_error, base) << name;
+      const std::vector<double>& e = c.expected.at(name);
+      EXPECT_EQ(t.model_version, 2) << name;
       EXPECT_EQ(t.dtype, output_dtype(c.spec(), name));
-      EXPECT_EQ(t.floor, 2.0 * ulp_at(max_abs(c.expected.at(name)), t.dtype)) << name;
-      EXPECT_EQ(t.tolerance, 2.0 * base + t.floor) << name;
+      EXPECT_EQ(t.floor, 0.5 * ulp_at(max_abs(e), t.dtype)) << name;  // half an ulp: the rounding of E
+      EXPECT_EQ(t.gamma_n, gamma_terms(c.spec(), name)) << name;
+      EXPECT_EQ(t.row_scale, scales.at(name)) << name;
+      double beta = 0;
+      for (const OutputValues& member : family) beta = std::max(beta, compare(member.at(name), e).max_abs_error);
+      EXPECT_EQ(t.measured_baseline_error, beta) << name;
+      EXPECT_GE(t.baseline_error, beta) << name;
+      EXPECT_EQ(t.tolerance, t.c * t.baseline_error + t.floor) << name;
+      EXPECT_EQ(inconsistency(t, e), "") << name;
     }
   }
 }
@@ -203,6 +212,19 @@ TEST(CaseFile, BadFilesAreClearErrors) {
        "cannot ask for gradients"},
       {"prefill out of range", [](io::TensorFile& f) { f.metadata["gradients"] = "false"; f.metadata["mode"] = "decode";
                                                        f.metadata["prefill_length"] = "99"; }, "prefill_length"},
+      {"row scales missing", [](io::TensorFile& f) { f.tensors.erase(row_tensor("dq", 0)); }, "'row_scale.dq'"},
+      {"row errors negative", [](io::TensorFile& f) { f.tensors[row_tensor("lse", 1)].values[2] = -1; },
+       "'row_baseline_error.lse'"},
+      {"row scales shape", [](io::TensorFile& f) { f.tensors[row_tensor("o", 0)].shape = {1, 9}; }, "shape"},
+      {"tolerance edited", [](io::TensorFile& f) {
+         json j = json::parse(f.metadata["tolerances"]); j["dk"]["tolerance"] = 2 * j["dk"]["tolerance"].get<double>();
+         f.metadata["tolerances"] = j.dump(); }, "edited"},
+      {"baseline edited", [](io::TensorFile& f) {
+         json j = json::parse(f.metadata["tolerances"]); j["o"]["baseline_error"] = 1.0; f.metadata["tolerances"] = j.dump(); },
+       "baseline_error"},
+      {"model field", [](io::TensorFile& f) {
+         json j = json::parse(f.metadata["tolerances"]); j["o"].erase("norm_tolerance"); f.metadata["tolerances"] = j.dump(); },
+       "'norm_tolerance' is missing"},
       {"missing case name", [](io::TensorFile& f) { f.metadata.erase("case"); }, "'case'"},
       {"input NaN", [](io::TensorFile& f) { f.tensors["k"].values[1] = kNaN; }, "'k'"},
   };
@@ -263,18 +285,22 @@ TEST(Judge, ExactResultsPassAndEachDefectFailsWithItsReason) {
   EXPECT_NE(verdict_of(judge(c, integer), "dv").problem.find("dtype"), std::string::npos);
 
   // An error just past the tolerance fails, just inside passes; the worst element is reported.
+  // The binding tolerance of a single wrong element is the smallest of its criteria's.
+  const Tolerance& tw = c.tolerances.at("dw");
+  const std::vector<double>& ew = c.expected.at("dw");
+  const double tol7 = std::min({element_tolerance(tw, ew, 7), row_tolerance(tw, ew, 7 / tw.row_length), norm_tolerance(tw)});
   for (const double factor : {0.99, 1.01}) {
     Outputs off = expected_as_outputs(c);
-    const Tolerance& t = c.tolerances.at("dw");
-    off.at("dw").values[7] += factor * t.tolerance;
-    const OutputVerdict& o = verdict_of(judge(c, off), "dw");
+    off.at("dw").values[7] += factor * tol7;
+    const CaseVerdict v = judge(c, off);
+    const OutputVerdict& o = verdict_of(v, "dw");
     EXPECT_EQ(o.verdict, factor < 1 ? Verdict::pass : Verdict::fail) << factor;
     EXPECT_EQ(o.worst->flat, 7u);
-    EXPECT_NEAR(o.ratio, factor * t.c, 1e-6);
+    EXPECT_NEAR(o.ratio, factor * tw.c, 1e-6);
   }
   // --c overrides the stored c.
   Outputs off = expected_as_outputs(c);
-  off.at("dw").values[7] += 1.5 * c.tolerances.at("dw").tolerance;
+  off.at("dw").values[7] += 1.5 * tol7;
   EXPECT_EQ(verdict_of(judge(c, off), "dw").verdict, Verdict::fail);
   EXPECT_EQ(verdict_of(judge(c, off, JudgeOptions{10.0}), "dw").verdict, Verdict::pass);
 }

@@ -39,6 +39,7 @@ Expected expected_minimum(const std::string& mutant) {
   if (m == "gqa-head-mapping-rotated") return {1, 2, 2, false, false, false, "two kv heads, one token"};
   if (m == "varlen-boundary-ignored") return {2, 1, 1, false, false, true, "two sequences of one token"};
   if (m == "dv-scaled-1.01") return {1, 1, 1, false, true, false, "dv = do at T = 1"};
+  if (m == "everything-scaled-1.01") return {1, 1, 1, false, false, false, "o = v at T = 1"};
   if (m == "dg-scaled-1.01") return {2, 1, 1, true, true, false, "dg needs a gated pair"};
   if (m.rfind("d", 0) == 0) return {2, 1, 1, false, true, false, "dq, dk, dw, dbeta vanish at T = 1"};
   if (m == "tile-boundary-64-drops-householder") return {65, 1, 1, false, false, false, "position 64 exists from T = 65"};

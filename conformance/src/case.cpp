@@ -103,13 +103,41 @@ bool parse_bool(const io::TensorFile& f, const std::string& key, const std::stri
 }
 
 json tolerance_json(const Tolerance& t) {
-  return {{"dtype", io::dtype_name(t.dtype)},       {"max_abs_expected", t.max_abs_expected},
-          {"baseline_error", t.baseline_error},     {"c", t.c},
-          {"floor_ulps", t.floor_ulps},             {"floor", t.floor},
-          {"tolerance", t.tolerance}};
+  json j = {{"dtype", io::dtype_name(t.dtype)},       {"max_abs_expected", t.max_abs_expected},
+            {"baseline_error", t.baseline_error},     {"c", t.c},
+            {"floor_ulps", t.floor_ulps},             {"floor", t.floor},
+            {"tolerance", t.tolerance}};
+  if (t.model_version >= 2) {  // docs/tolerance.md; the per-row numbers are the tensors row_*_tensor(output)
+    j["model"] = t.model_version;
+    j["gamma_n"] = t.gamma_n;
+    j["row_length"] = t.row_length;
+    j["norm_baseline_error"] = t.norm_baseline_error;
+    // derived (the reader recomputes and compares them)
+    j["measured_baseline_error"] = t.measured_baseline_error;
+    j["row_level"] = t.row_level;
+    j["arithmetic_level"] = t.arithmetic_level;
+    j["arithmetic_floor"] = t.arithmetic_floor;
+    j["norm_floor"] = t.norm_floor;
+    j["norm_arithmetic_floor"] = t.norm_arithmetic_floor;
+    j["norm_envelope"] = t.norm_envelope;
+    j["norm_tolerance"] = t.norm_tolerance;
+  }
+  return j;
 }
 
-Tolerance tolerance_from_json(const io::TensorFile& f, const json& j, const std::string& output, io::DType want) {
+// The shape of an output's per-row tensors: the output's without its last dimension for a
+// [B, T, heads, dim] output, the output's own for a [B, T, heads] one.
+std::vector<std::int64_t> row_tensor_shape(std::vector<std::int64_t> output_shape) {
+  if (output_shape.size() == 4) output_shape.pop_back();
+  return output_shape;
+}
+
+// The stored tolerance of one output; every number the model derives is recomputed from the
+// measured ones and the expected values, and must agree with the stored one (an edited case is
+// an error, not a looser or stricter verdict).
+Tolerance tolerance_from_json(const io::TensorFile& f, const json& j, const std::string& output, io::DType want,
+                              std::int64_t version, const std::vector<std::int64_t>& shape,
+                              const std::vector<double>& expected) {
   const std::string where = "metadata 'tolerances' entry '" + output + "'";
   if (!j.is_object()) fail(f, where + " is not an object");
   Tolerance t;
@@ -127,6 +155,38 @@ Tolerance tolerance_from_json(const io::TensorFile& f, const json& j, const std:
   t.floor = json_number(f, j, where, "floor");
   t.tolerance = json_number(f, j, where, "tolerance");
   if (t.c <= 0) fail(f, where + ": 'c' must be positive");
+  if (version >= 2) {
+    if (json_number(f, j, where, "model") != 2) fail(f, where + ": 'model' must be 2");
+    t.model_version = 2;
+    const double n = json_number(f, j, where, "gamma_n");
+    if (n != std::floor(n) || n > 1e6) fail(f, where + ": 'gamma_n' must be an integer below 10^6");
+    t.gamma_n = static_cast<int>(n);
+    if (json_number(f, j, where, "row_length") != static_cast<double>(row_length(shape)))
+      fail(f, where + ": 'row_length' is not the output's last dimension");
+    t.row_length = row_length(shape);
+    t.norm_baseline_error = json_number(f, j, where, "norm_baseline_error");
+    t.measured_baseline_error = json_number(f, j, where, "measured_baseline_error");
+    t.row_level = json_number(f, j, where, "row_level");
+    t.arithmetic_level = json_number(f, j, where, "arithmetic_level");
+    t.arithmetic_floor = json_number(f, j, where, "arithmetic_floor");
+    t.norm_floor = json_number(f, j, where, "norm_floor");
+    t.norm_arithmetic_floor = json_number(f, j, where, "norm_arithmetic_floor");
+    t.norm_envelope = json_number(f, j, where, "norm_envelope");
+    t.norm_tolerance = json_number(f, j, where, "norm_tolerance");
+    for (int which = 0; which < 2; ++which) {
+      const std::string name = row_tensor(output, which);
+      const io::Tensor& rt = f.require(name);
+      if (rt.shape != row_tensor_shape(shape))
+        fail_tensor(f, name, "has shape " + shape_text(rt.shape) + ", expected " + shape_text(row_tensor_shape(shape)));
+      if (rt.dtype != io::DType::F64) fail_tensor(f, name, "is stored as " + std::string(io::dtype_name(rt.dtype)) + ", expected F64");
+      for (std::size_t i = 0; i < rt.values.size(); ++i)
+        if (!std::isfinite(rt.values[i]) || rt.values[i] < 0)
+          fail_tensor(f, name, "element " + std::to_string(i) + " is not a finite non-negative number");
+      (which == 0 ? t.row_scale : t.row_baseline_error) = rt.values;
+    }
+  }
+  if (const std::string why = inconsistency(t, expected); !why.empty())
+    fail(f, where + ": " + why + ": the case was edited after generation");
   return t;
 }
 
@@ -143,24 +203,6 @@ void check_shape_metadata(const io::TensorFile& f, const CaseSpec& s) {
   if (cu != json(s.cu_seqlens))
     fail(f, "metadata 'cu_seqlens' " + cu.dump() + " does not match the tensor 'cu_seqlens', which holds " +
                 json(s.cu_seqlens).dump() + " (edited after generation?)");
-}
-
-// A stored tolerance must be what the tolerance model makes of the stored baseline and expected
-// values (docs/tolerance.md): otherwise the case was edited, and a loosened tolerance would pass
-// what it should not.
-void check_tolerance_consistent(const io::TensorFile& f, const std::string& output, const Tolerance& t,
-                                const std::vector<double>& expected) {
-  const std::string where = "metadata 'tolerances' entry '" + output + "'";
-  const double m = max_abs(expected);
-  if (t.max_abs_expected != m)
-    fail(f, where + ": max_abs_expected " + number_text(t.max_abs_expected) + " is not max|" + output + "| = " +
-                number_text(m) + " of the stored tensor (edited after generation?)");
-  const Tolerance made = make_tolerance(t.baseline_error, m, t.dtype, ToleranceModel{t.c, t.floor_ulps});
-  if (t.floor != made.floor || t.tolerance != made.tolerance)
-    fail(f, where + ": floor " + number_text(t.floor) + " and tolerance " + number_text(t.tolerance) +
-                " are not what the tolerance model makes of its baseline_error " + number_text(t.baseline_error) +
-                ", c and floor_ulps (floor " + number_text(made.floor) + ", tolerance " + number_text(made.tolerance) +
-                "): the case was edited after generation");
 }
 
 }  // namespace
@@ -186,7 +228,12 @@ io::TensorFile case_to_file(const Case& c) {
   json outputs = json::array();
   for (const std::string& name : output_names(s)) {
     io::put_tensor(f, name, output_shape(s, name), c.expected.at(name), io::DType::F64);
-    tolerances[name] = tolerance_json(c.tolerances.at(name));
+    const Tolerance& t = c.tolerances.at(name);
+    tolerances[name] = tolerance_json(t);
+    if (t.model_version >= 2)
+      for (int which = 0; which < 2; ++which)
+        io::put_tensor(f, row_tensor(name, which), row_tensor_shape(output_shape(s, name)),
+                       which == 0 ? t.row_scale : t.row_baseline_error, io::DType::F64);
     outputs.push_back(name);
   }
   auto& m = f.metadata;
@@ -213,8 +260,8 @@ Case case_from_file(const io::TensorFile& f) {
   if (meta(f, "format") != kCaseFormat)
     fail(f, "metadata 'format' is '" + meta(f, "format") + "', expected '" + kCaseFormat + "'");
   const std::int64_t version = parse_integer(f, "format_version", meta(f, "format_version"));
-  if (version != kCaseFormatVersion)
-    fail(f, "format_version " + std::to_string(version) + " is not supported (this pathcheck reads version " +
+  if (version < 1 || version > kCaseFormatVersion)
+    fail(f, "format_version " + std::to_string(version) + " is not supported (this pathcheck reads versions 1 to " +
                 std::to_string(kCaseFormatVersion) + ")");
   Case c;
   c.source = f.source;
@@ -284,8 +331,7 @@ Case case_from_file(const io::TensorFile& f) {
     c.expected[name] = t.values;
     const auto it = tolerances.find(name);
     if (it == tolerances.end()) fail(f, "metadata 'tolerances' has no entry for output '" + name + "'");
-    c.tolerances[name] = tolerance_from_json(f, *it, name, output_dtype(s, name));
-    check_tolerance_consistent(f, name, c.tolerances[name], t.values);
+    c.tolerances[name] = tolerance_from_json(f, *it, name, output_dtype(s, name), version, want, c.expected[name]);
   }
   static const std::set<std::string> spec_keys = {"format", "format_version", "case",  "scale",   "gate_convention",
                                                   "gated",  "input_dtype",    "mode",  "prefill_length",

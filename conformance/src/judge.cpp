@@ -44,6 +44,35 @@ std::string num(double x, int digits = 3) {
   return buf;
 }
 
+// The failed criteria of an assessment in words, one phrase each.
+std::vector<std::string> failure_reasons(const Assessment& a, const Tolerance& t, const std::vector<double>& got,
+                                         const std::vector<double>& expected, const std::vector<std::int64_t>& shape) {
+  std::vector<std::string> why;
+  if (a.max.nonfinite) {
+    why.push_back(std::to_string(a.max.nonfinite) + " of " + std::to_string(got.size()) +
+                  " elements are NaN or Inf (unwritten or overflowed); the first is shown");
+    return why;
+  }
+  const std::string over_c = " > c = " + num(t.c) + ")";
+  for (const std::string& f : a.failed) {
+    if (f == "max")
+      why.push_back("error " + num(std::fabs(got[a.max_worst] - expected[a.max_worst])) + " exceeds the tolerance " +
+                    num(a.max_worst_tolerance) + " at element " + shape_text(unflatten(a.max_worst, shape)) +
+                    " (ratio " + num(a.max_ratio) + over_c);
+    if (f == "norm")
+      why.push_back("normwise error ||R - E||_2 = " + num(a.norm_error) + " exceeds its tolerance " +
+                    num(t.norm_tolerance) + " (ratio " + num(a.norm_ratio) + over_c);
+    if (f == "rows") {
+      std::vector<std::int64_t> at = unflatten(a.worst_row * t.row_length, shape);
+      if (t.row_length > 1) at.pop_back();
+      why.push_back("row " + shape_text(at) + " has error " + num(a.worst_row_error) + " over its tolerance " +
+                    num(a.worst_row_tolerance) + " (ratio " + num(a.row_ratio) + " > c = " + num(t.c) +
+                    "; the row's term scale is " + num(t.row_scale[a.worst_row]) + ")");
+    }
+  }
+  return why;
+}
+
 }  // namespace
 
 CaseVerdict judge(const Case& c, const Outputs& results, const JudgeOptions& options) {
@@ -68,16 +97,18 @@ CaseVerdict judge(const Case& c, const Outputs& results, const JudgeOptions& opt
       o.problem = "has shape " + shape_text(it->second.shape) + ", expected " + shape_text(shape);
     } else {
       const std::vector<double>& got = it->second.values;
-      const Comparison cmp = compare(got, expected);
-      o.error = cmp.max_abs_error;
-      o.ratio = error_ratio(o.error, o.tolerance);
-      if (!expected.empty()) o.worst = WorstElement{cmp.worst, unflatten(cmp.worst, shape), got[cmp.worst], expected[cmp.worst]};
-      if (cmp.nonfinite)
-        o.problem = std::to_string(cmp.nonfinite) + " of " + std::to_string(got.size()) +
-                    " elements are NaN or Inf (unwritten or overflowed); the first is shown";
-      else if (!cmp.passes(o.tolerance))
-        o.problem = "error " + num(o.error) + " exceeds the tolerance " + num(o.tolerance.tolerance) + " (ratio " +
-                    num(o.ratio) + " > c = " + num(o.tolerance.c) + ")";
+      const Assessment a = assess(got, expected, o.tolerance);
+      o.error = a.max.max_abs_error;
+      o.ratio = a.ratio;
+      o.ratios["max"] = a.max_ratio;
+      if (o.tolerance.model_version >= 2) {
+        o.ratios["norm"] = a.norm_ratio;
+        o.ratios["rows"] = a.row_ratio;
+      }
+      o.failed = a.failed;
+      if (!expected.empty()) o.worst = WorstElement{a.max.worst, unflatten(a.max.worst, shape), got[a.max.worst], expected[a.max.worst]};
+      const std::vector<std::string> why = failure_reasons(a, o.tolerance, got, expected, shape);
+      for (const std::string& w : why) o.problem += (o.problem.empty() ? "" : "; ") + w;
     }
     o.verdict = o.problem.empty() ? Verdict::pass : Verdict::fail;
     if (o.verdict == Verdict::fail) v.verdict = Verdict::fail;

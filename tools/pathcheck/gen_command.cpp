@@ -29,8 +29,8 @@ CommandLine gen_command_line() {
       .option("--out", "DIR", "the suite folder (created; an existing suite is kept unless --force)")
       .option("--seed", "S", "the suite seed (default: a fresh one, printed)")
       .option("--jobs", "N", "cases built at a time (default: all cores)")
-      .option("--c", "C", "tolerance multiple of the baseline error (default 2, docs/tolerance.md)")
-      .option("--floor-ulps", "F", "tolerance floor in units of the output dtype (default 2)")
+      .option("--c", "C", "tolerance multiple of the baseline error (default 2 for bf16/fp16, 3 for fp32; docs/tolerance.md)")
+      .option("--floor-ulps", "F", "rounding floor in ulps of the output dtype (default 0.5, docs/tolerance.md)")
       .option("--only", "A,B", "only the cases whose name contains A or B")
       .option("--outputs", "LIST", "generate what judging these outputs needs (o,lse: no gradients, much faster)")
       .option("--shard", "K/N", kShardHelp)
@@ -51,8 +51,8 @@ int run_gen(const std::vector<std::string>& args) {
   const std::string out = a.required("--out");
   const pc::OutputSelection outputs = outputs_option(a).value_or(pc::OutputSelection{});
   const pc::Shard shard = shard_option(a);
-  GenRequest request{suite, std::string(path::dtype_label(*dtype)), std::nullopt, a.positive_or("--c", 2.0),
-                     a.positive_or("--floor-ulps", 2.0), outputs.text(), {}, shard};
+  GenRequest request{suite, std::string(path::dtype_label(*dtype)), std::nullopt, a.positive_or("--c", pc::default_c(*dtype)),
+                     a.positive_or("--floor-ulps", 0.5), outputs.text(), {}, shard};
   request.seed = seed_option(a);
   const long long jobs = a.integer_or("--jobs", std::max(1u, std::thread::hardware_concurrency()));
   if (jobs < 1 || jobs > 1024) throw UsageError("--jobs: must be in [1, 1024]");

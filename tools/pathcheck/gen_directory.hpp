@@ -16,7 +16,7 @@ namespace pathcheck {
 struct GenRequest {
   std::string suite, dtype;               // quick, bf16
   std::optional<std::uint64_t> seed;      // absent: fresh (or the interrupted gen's, on resume)
-  double c = 2, floor_ulps = 2;
+  double c = 2, floor_ulps = 0.5;
   std::string outputs = "all";
   std::vector<std::string> cases;         // every case of the suite, in order
   path::conformance::Shard shard;

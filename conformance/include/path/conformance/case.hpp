@@ -39,6 +39,14 @@ void write_case(const std::string& path, const Case& c, bool overwrite);
 
 // The format tag every case file carries in metadata "format".
 inline constexpr const char* kCaseFormat = "pathcheck-conformance-case";
-inline constexpr int kCaseFormatVersion = 1;
+// Version 2 (docs/tolerance.md): tolerance entries carry the norm and row criteria, and each
+// output's per-row numbers are F64 tensors: row_tensor(output, 0) the row scales s_r, 1 the
+// baseline family's errors b_r. Version 1 files are still read (judged by the max criterion
+// alone).
+inline constexpr int kCaseFormatVersion = 2;
+inline std::string row_tensor(const std::string& output, int which) {
+  static const char* const prefix[] = {"row_scale.", "row_baseline_error."};
+  return prefix[which] + output;
+}
 
 }  // namespace path::conformance

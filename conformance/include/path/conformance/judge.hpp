@@ -22,17 +22,20 @@ struct WorstElement {
   double got = 0, expected = 0;
 };
 
+// One output judged by the criteria of docs/tolerance.md (tolerance.hpp): max, norm, rows.
+// Each criterion has a ratio that passes iff it is at most c; `ratio` is the largest.
 struct OutputVerdict {
   std::string output;
   Verdict verdict = Verdict::fail;
   double error = 0;      // max |R - E| (+inf with a non-finite element or a missing output)
-  Tolerance tolerance;   // baseline, floor, c and the tolerance
-  double ratio = 0;      // error / (baseline + floor / c); pass <=> ratio <= c
+  Tolerance tolerance;   // baselines, floors, c and the tolerances
+  double ratio = 0;      // the largest of the criteria's ratios; pass <=> ratio <= c
   std::string problem;   // why it failed, in words ("" on a pass)
   std::optional<WorstElement> worst;
-  // Ratios of further criteria beside the global one, by name (for example a per-row criterion:
-  // {"row", 1.3}); each must be <= c for a pass. The reports show one column per name.
+  // Every criterion's ratio by name ("max", "norm", "rows"; a version-1 case has "max" alone);
+  // each must be <= c for a pass. The reports show one column per name.
   std::map<std::string, double> ratios{};
+  std::vector<std::string> failed{};  // the criteria that failed: "max", "norm", "rows", "non-finite"
 };
 
 struct CaseVerdict {
