@@ -64,6 +64,7 @@ import pathcase  # noqa: E402  (adapters/python/pathcase.py: reads suites and ca
 PROGRAM = "run_fla.py"
 LN2 = math.log(2.0)
 SIDECAR = ".fla.json"
+ERROR_FILE = ".error.txt"  # the per-case failure pathcheck reads
 RUN_INFO = "fla-run.json"
 MAX_RESTARTS = 20
 
@@ -231,6 +232,13 @@ def _cumsum(xs):
 
 
 # ---- results ------------------------------------------------------------------------------
+
+def write_error_file(results: str, name: str, message: str) -> None:
+    """RESULTS/<case>.error.txt: pathcheck fails the case with this message (docs/conformance.md,
+    "Reporting a failed case") instead of "cannot open <case>.safetensors"."""
+    with open(os.path.join(results, name + ERROR_FILE), "w", encoding="utf-8") as f:
+        f.write(message + "\n")
+
 
 def write_json(path: str, obj) -> None:
     tmp = f"{path}.tmp.{os.getpid()}"
@@ -443,6 +451,7 @@ def run_suite(args, argv_list, peer, server=False) -> int:
             record.update(status="failed", error=describe(e), exception=type(e).__name__,
                           traceback=traceback.format_exc(limit=12)[-6000:])
             failures.append((name, describe(e)))
+            write_error_file(args.results, name, describe(e))
             if os.environ.get("RUN_FLA_ERROR_LOG"):  # fuzz campaigns: their results folders are temporary
                 try:
                     with open(os.environ["RUN_FLA_ERROR_LOG"], "a", encoding="utf-8") as f:
