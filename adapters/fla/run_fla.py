@@ -21,8 +21,8 @@ judges (docs/conformance.md):
 What the peer does not return is not written (never made up): parallel_path_attn and
 attn_decoding_one_step return no lse. `--lse internal` reads FLA's internal log-sum-exp of the
 prefill forward instead (the tensor L its backward saves, base 2, converted to natural log): an
-undocumented internal, used for `pathcheck fuzz`, which judges lse in every case (decode cases
-still have no lse then). Judge the suite with `--outputs o,dq,dk,dv,dw,dbeta,dg,k_cache` so lse is
+undocumented internal, a diagnostic (decode cases still have no lse then; `pathcheck fuzz
+--outputs o,...` no longer needs it). Judge the suite with `--outputs o,dq,dk,dv,dw,dbeta,dg,k_cache` so lse is
 reported as not judged.
 
 Gate conventions: FLA computes scale * (k_j^T ... q_i + G_i - G_j) (`fla`). A `paper` case
@@ -316,7 +316,7 @@ def make_parser():
     parser.add_argument("--device", default="cuda", help="torch device (default cuda; the CPU tests use a fake FLA)")
     parser.add_argument("--lse", choices=("none", "internal"), default="none",
                         help="none (default): FLA's API returns no lse, none is written; internal: FLA's internal "
-                             "forward log-sum-exp (for pathcheck fuzz, which judges lse always)")
+                             "forward log-sum-exp (a diagnostic)")
     parser.add_argument("--only", default="", help="only the cases whose name contains one of A,B,...")
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     parser.add_argument("--resume", action="store_true", help="skip cases that already have a sidecar (after a restart)")
