@@ -213,6 +213,21 @@ TEST(FuzzCampaign, CommandLineFindsABrokenProgramAndReplaysIt) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
 }
 
+// An external harness that writes o alone (a peer without lse): `--outputs o` judges it and
+// passes; claiming every output, the same files fail (lse missing), so o alone was what was judged.
+TEST(FuzzCampaign, CommandLineHarnessWritingOnlyO) {
+  if (testing::pathcheck_binary().empty()) GTEST_FAIL() << "PATHCHECK_BIN is not set (run through ctest)";
+  testing::TempDir dir("fuzz-cli-o");
+  const std::string harness = "--impl-cmd \"" + pathcheck_command(
+      "run --impl cpu-blockwise --outputs o --suite {suite} --results {results} --quiet") + " >/dev/null\"";
+  auto r = testing::run_pathcheck("fuzz " + harness + " --outputs o --seconds 3 --seed 5 --quiet --out '" + dir.file("o") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("decode-vs-forward       skipped: its decode cases need k_cache"), std::string::npos) << r.output;
+  r = testing::run_pathcheck("fuzz " + harness + " --seconds 3 --seed 5 --quiet --out '" + dir.file("all") + "'");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("replay:     pathcheck run --impl-cmd"), std::string::npos) << r.output;
+}
+
 TEST(FuzzCampaign, CommandLineCleanRunAndBadArguments) {
   if (testing::pathcheck_binary().empty()) GTEST_FAIL() << "PATHCHECK_BIN is not set (run through ctest)";
   testing::TempDir dir("fuzz-cli-ok");
