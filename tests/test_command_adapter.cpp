@@ -227,6 +227,54 @@ TEST_F(CommandAdapter, WrongValuesFail) {
   EXPECT_NE(r.output.find("exceeds the tolerance"), std::string::npos) << r.output;
 }
 
+// (g) A case the program reports failed (RESULTS/<case>.error.txt) fails with its message, not as
+// a missing file, and the stderr tail stays out of it; the other cases are judged as usual.
+TEST_F(CommandAdapter, AnErrorFileFailsThatCaseWithItsMessage) {
+  const std::string first = conformance::case_path(good_, cases_[0]), last = conformance::case_path(good_, cases_[2]);
+  const auto r = run_command(script("echo STDERR-NOISE >&2\ncp " + q(first) + " " + q(last) + " \"$2\"/\n" +
+                                    "echo 'CUDA error: out of memory' > \"$2\"/" + cases_[1] + ".error.txt"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(summary(2, 1)), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the implementation reported: CUDA error: out of memory"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("cannot open"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("STDERR-NOISE"), std::string::npos) << "the case has its own message: " << r.output;
+  EXPECT_EQ(r.output.find("exists too"), std::string::npos) << "no result file was written: " << r.output;
+}
+
+// An error file beside a correct result file still fails the case (the harness said it failed),
+// and the message says that both are there.
+TEST_F(CommandAdapter, AnErrorFileFailsACaseThatHasCorrectResultsToo) {
+  const auto r = run_command(script("cp \"" + good_ + "\"/*.safetensors \"$2\"/\n" +
+                                    "printf 'assertion failed' > \"$2\"/" + cases_[0] + ".error.txt"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find(summary(2, 1)), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("the implementation reported: assertion failed (its result file " + cases_[0] +
+                          ".safetensors exists too, but the harness said the case failed)"),
+            std::string::npos)
+      << r.output;
+}
+
+// A huge error file is cut to its first 4 KiB (the cut named), binary bytes in it reach the
+// reports as '?', an empty one still fails the case, and the JSON report stays well-formed.
+TEST_F(CommandAdapter, OversizedBinaryAndEmptyErrorFilesAreHandled) {
+  const std::string json_file = work_.file("errors.json");
+  const auto r = run_command(script("cp \"" + good_ + "\"/*.safetensors \"$2\"/\n" +
+                                    "{ printf 'bad \\001 \\377 head '; i=0; while [ $i -lt 2000 ]; do printf 'filler '; "
+                                    "i=$((i+1)); done; echo TAIL-MARKER; } > \"$2\"/" + cases_[0] + ".error.txt\n" +
+                                    ": > \"$2\"/" + cases_[1] + ".error.txt"),
+                             "--report-json " + q(json_file));
+  EXPECT_EQ(r.exit_code, 1) << r.output.substr(0, 3000);
+  EXPECT_NE(r.output.find(summary(1, 2)), std::string::npos) << r.output.substr(0, 3000);
+  const nlohmann::json j = nlohmann::json::parse(testing::read_text(json_file));
+  const std::string cut = j.at("cases").at(0).at("problem");
+  EXPECT_NE(cut.find("the implementation reported: bad ? ? head filler"), std::string::npos) << cut.substr(0, 300);
+  EXPECT_EQ(cut.find("TAIL-MARKER"), std::string::npos) << "only the first 4096 bytes are kept";
+  EXPECT_NE(cut.find("(cut: the first 4096 of 14025 bytes of "), std::string::npos) << cut.substr(cut.size() - 300);
+  EXPECT_LT(cut.size(), 4096u + 400u);
+  const std::string empty = j.at("cases").at(1).at("problem");
+  EXPECT_NE(empty.find("the implementation reported: (no message: "), std::string::npos) << empty;
+}
+
 // A program that cannot write anywhere it was told fails like any other.
 TEST_F(CommandAdapter, AProgramThatIsNotFoundFails) {
   const auto r = run_command("/nonexistent/kernel-runner {suite} {results}");

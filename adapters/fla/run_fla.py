@@ -21,8 +21,8 @@ judges (docs/conformance.md):
 What the peer does not return is not written (never made up): parallel_path_attn and
 attn_decoding_one_step return no lse. `--lse internal` reads FLA's internal log-sum-exp of the
 prefill forward instead (the tensor L its backward saves, base 2, converted to natural log): an
-undocumented internal, used for `pathcheck fuzz`, which judges lse in every case (decode cases
-still have no lse then). Judge the suite with `--outputs o,dq,dk,dv,dw,dbeta,dg,k_cache` so lse is
+undocumented internal, a diagnostic (decode cases still have no lse then; `pathcheck fuzz
+--outputs o,...` no longer needs it). Judge the suite with `--outputs o,dq,dk,dv,dw,dbeta,dg,k_cache` so lse is
 reported as not judged.
 
 Gate conventions: FLA computes scale * (k_j^T ... q_i + G_i - G_j) (`fla`). A `paper` case
@@ -64,6 +64,7 @@ import pathcase  # noqa: E402  (adapters/python/pathcase.py: reads suites and ca
 PROGRAM = "run_fla.py"
 LN2 = math.log(2.0)
 SIDECAR = ".fla.json"
+ERROR_FILE = ".error.txt"  # the per-case failure pathcheck reads
 RUN_INFO = "fla-run.json"
 MAX_RESTARTS = 20
 
@@ -232,6 +233,13 @@ def _cumsum(xs):
 
 # ---- results ------------------------------------------------------------------------------
 
+def write_error_file(results: str, name: str, message: str) -> None:
+    """RESULTS/<case>.error.txt: pathcheck fails the case with this message (docs/conformance.md,
+    "Reporting a failed case") instead of "cannot open <case>.safetensors"."""
+    with open(os.path.join(results, name + ERROR_FILE), "w", encoding="utf-8") as f:
+        f.write(message + "\n")
+
+
 def write_json(path: str, obj) -> None:
     tmp = f"{path}.tmp.{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
@@ -308,7 +316,7 @@ def make_parser():
     parser.add_argument("--device", default="cuda", help="torch device (default cuda; the CPU tests use a fake FLA)")
     parser.add_argument("--lse", choices=("none", "internal"), default="none",
                         help="none (default): FLA's API returns no lse, none is written; internal: FLA's internal "
-                             "forward log-sum-exp (for pathcheck fuzz, which judges lse always)")
+                             "forward log-sum-exp (a diagnostic)")
     parser.add_argument("--only", default="", help="only the cases whose name contains one of A,B,...")
     parser.add_argument("--force", action="store_true", help="overwrite existing result files")
     parser.add_argument("--resume", action="store_true", help="skip cases that already have a sidecar (after a restart)")
@@ -443,6 +451,7 @@ def run_suite(args, argv_list, peer, server=False) -> int:
             record.update(status="failed", error=describe(e), exception=type(e).__name__,
                           traceback=traceback.format_exc(limit=12)[-6000:])
             failures.append((name, describe(e)))
+            write_error_file(args.results, name, describe(e))
             if os.environ.get("RUN_FLA_ERROR_LOG"):  # fuzz campaigns: their results folders are temporary
                 try:
                     with open(os.environ["RUN_FLA_ERROR_LOG"], "a", encoding="utf-8") as f:

@@ -62,11 +62,28 @@ std::string join(const std::set<std::string>& s) {
   return out.empty() ? "none" : out;
 }
 
+// The properties that can judge the claimed outputs; the others go to `skipped` with the reason
+// (a campaign that silently dropped one would look like it had passed it).
+std::vector<std::unique_ptr<Property>> judging(std::vector<std::unique_ptr<Property>> selected,
+                                               const pc::OutputSelection& claimed, std::vector<SkippedProperty>& skipped) {
+  std::vector<std::unique_ptr<Property>> kept;
+  for (auto& p : selected) {
+    if (const std::string why = p->cannot_judge(claimed); !why.empty()) skipped.push_back({p->name(), why});
+    else kept.push_back(std::move(p));
+  }
+  if (!kept.empty()) return kept;
+  std::string reasons;
+  for (const SkippedProperty& x : skipped) reasons += (reasons.empty() ? "" : "; ") + x.name + ": " + x.reason;
+  throw std::invalid_argument("--outputs " + claimed.text() + ": no selected property can judge these outputs (" +
+                              reasons + ")");
+}
+
 class Campaign {
  public:
   Campaign(pc::Implementation& impl, const CampaignOptions& o)
       : impl_(impl), command_(dynamic_cast<CommandImplementation*>(&impl)), o_(o),
-        gen_(fuzz_choice(o.generator)), props_(select_properties(o.properties)) {
+        generator_(drawn_for(o.generator, o.outputs)), gen_(fuzz_choice(generator_)),
+        props_(judging(select_properties(o.properties), o.outputs, report_.skipped_properties)) {
     if (o.shards < 1 || o.shard >= o.shards) throw std::invalid_argument("shard: K/N needs 0 <= K < N");
     if (!(o.seconds >= 0)) throw std::invalid_argument("seconds: must be >= 0");
     if (o.batch < 1) throw std::invalid_argument("batch: must be at least 1");
@@ -77,6 +94,7 @@ class Campaign {
     report_.description = impl.description();
     report_.dtype = std::string(dtype_label(o.generator.dtype));
     report_.seed = o.seed;
+    report_.outputs = o.outputs.text();
     report_.shard = o.shard;
     report_.shards = o.shards;
   }
@@ -173,7 +191,7 @@ class Campaign {
 
   Evaluated prepare(const FuzzChoice& choice, const Property& property, const std::string& name, const OracleChoice& oracle) {
     Evaluated e;
-    const std::optional<pc::CaseInput> base = make_input(choice, o_.generator, name);
+    const std::optional<pc::CaseInput> base = make_input(choice, generator_, name);
     if (!base) return discard(e, "the choice describes no tokens");
     e.spec = base->spec;
     if (const std::string why = impl_.cannot_run(base->spec); !why.empty()) return discard(e, why);
@@ -200,7 +218,7 @@ class Campaign {
 
   void judge(Evaluated& e, const Property& property) {
     try {
-      e.result = property.check(impl_, e.cases);
+      e.result = property.check(impl_, e.cases, o_.outputs);
     } catch (const std::exception& ex) {
       e.result.outcome = Outcome::fail;
       e.result.summary = std::string("the property could not be judged: ") + ex.what();
@@ -320,14 +338,16 @@ class Campaign {
     }
     PropertyResult again;
     try {
-      again = property.check(impl_, cases);
+      again = property.check(impl_, cases, o_.outputs);
     } catch (const std::exception& ex) {
       again.outcome = Outcome::fail;
       again.summary = ex.what();
     }
     // Against the oracle alone (what `pathcheck run` on the reproducer does).
     std::vector<pc::CaseVerdict> conformance;
-    for (const pc::Case& c : cases) conformance.push_back(pc::run_case(impl_, c, {}));
+    pc::CaseRunOptions claimed;
+    claimed.outputs = o_.outputs;
+    for (const pc::Case& c : cases) conformance.push_back(pc::run_case(impl_, c, claimed));
     const std::set<std::string> before = failing_outputs(f.verdicts), now = failing_outputs(again.verdicts);
     const bool run_fails = std::any_of(conformance.begin(), conformance.end(),
                                        [](const pc::CaseVerdict& v) { return v.verdict == pc::Verdict::fail; });
@@ -342,13 +362,21 @@ class Campaign {
     f.reproduction = text;
   }
 
+  // The cases worth drawing: none that need an output the implementation does not compute.
+  static GeneratorOptions drawn_for(GeneratorOptions g, const pc::OutputSelection& claimed) {
+    g.decode = g.decode && claimed.selects("k_cache");
+    g.gradients = g.gradients && claimed.any_gradient();
+    return g;
+  }
+
   pc::Implementation& impl_;
   CommandImplementation* command_;
   const CampaignOptions& o_;
+  CampaignReport report_;  // first: judging() records the skipped properties in it
+  GeneratorOptions generator_;
   rc::Gen<FuzzChoice> gen_;
   std::vector<std::unique_ptr<Property>> props_;
   pc::BuildOptions build_;
-  CampaignReport report_;
 };
 
 std::string xml_escape(const std::string& s) {
@@ -385,6 +413,11 @@ json verdict_json(const pc::CaseVerdict& v) {
 
 }  // namespace
 
+void check_claimed(const CampaignOptions& options) {
+  std::vector<SkippedProperty> skipped;
+  judging(select_properties(options.properties), options.outputs, skipped);
+}
+
 CampaignReport run_campaign(pc::Implementation& impl, const CampaignOptions& options) {
   return Campaign(impl, options).run();
 }
@@ -398,6 +431,8 @@ void print_summary(std::ostream& os, const CampaignReport& r) {
   for (const PropertyCount& p : r.properties)
     os << "  " << std::left << std::setw(24) << p.name << p.tests << " cases, " << p.failures << " failed, " << p.discards
        << " discarded\n";
+  for (const SkippedProperty& p : r.skipped_properties)
+    os << "  " << std::left << std::setw(24) << p.name << "skipped: " << p.reason << " (--outputs " << r.outputs << ")\n";
   for (std::size_t i = 0; i < r.failures.size(); ++i) {
     const Failure& f = r.failures[i];
     os << "FAILURE " << i + 1 << ": property " << f.property << " (test " << f.test << ")\n"
@@ -410,6 +445,12 @@ void print_summary(std::ostream& os, const CampaignReport& r) {
     if (!f.replay_command.empty()) os << "  replay:     " << f.replay_command << "\n";
   }
   os << (r.passed() ? "FUZZ PASSED" : r.tests == 0 ? "FUZZ FAILED: no case was judged" : "FUZZ FAILED") << "\n";
+}
+
+json skipped_json(const CampaignReport& r) {
+  json skipped = json::array();
+  for (const SkippedProperty& p : r.skipped_properties) skipped.push_back({{"name", p.name}, {"reason", p.reason}});
+  return skipped;
 }
 
 std::string campaign_json(const CampaignReport& r) {
@@ -432,7 +473,8 @@ std::string campaign_json(const CampaignReport& r) {
                   {"shard", {{"index", r.shard}, {"count", r.shards}}}, {"seconds", r.seconds},
                   {"shrink_seconds", r.shrink_seconds}, {"cases", r.tests}, {"cases_per_second", r.cases_per_second()},
                   {"discarded", r.discarded}, {"oracle_cases", {{"mp100", r.mp100_cases}, {"f64", r.f64_cases}}},
-                  {"properties", props}, {"failures", failures}, {"stopped", r.stopped_because}, {"passed", r.passed()}};
+                  {"properties", props}, {"outputs", r.outputs}, {"skipped_properties", skipped_json(r)},
+                  {"failures", failures}, {"stopped", r.stopped_because}, {"passed", r.passed()}};
   return j.dump(2) + "\n";
 }
 
@@ -442,7 +484,11 @@ std::string campaign_junit(const CampaignReport& r) {
   for (const PropertyCount& p : r.properties) failed_props += p.failures > 0;
   os << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
      << "<testsuites>\n<testsuite name=\"" << xml_escape("pathcheck fuzz " + r.implementation + " " + r.dtype)
-     << "\" tests=\"" << r.properties.size() << "\" failures=\"" << failed_props << "\" time=\"" << r.seconds << "\">\n";
+     << "\" tests=\"" << r.properties.size() + r.skipped_properties.size() << "\" failures=\"" << failed_props
+     << "\" skipped=\"" << r.skipped_properties.size() << "\" time=\"" << r.seconds << "\">\n";
+  for (const SkippedProperty& p : r.skipped_properties)
+    os << "  <testcase classname=\"fuzz." << xml_escape(r.implementation) << "\" name=\"" << xml_escape(p.name)
+       << "\">\n    <skipped message=\"" << xml_escape(p.reason + " (--outputs " + r.outputs + ")") << "\"/>\n  </testcase>\n";
   for (const PropertyCount& p : r.properties) {
     os << "  <testcase classname=\"fuzz." << xml_escape(r.implementation) << "\" name=\"" << xml_escape(p.name)
        << "\">\n    <system-out>" << p.tests << " cases, " << p.discards << " discarded, seed " << r.seed
@@ -510,23 +556,16 @@ bool parse_count(const std::string& s, std::uint64_t& out) {
 
 }  // namespace
 
-void claim_outputs(GeneratorOptions& g, const std::string& list) {
-  static const std::set<std::string> gradients = {"dq", "dk", "dv", "dw", "dbeta", "dg"};
-  std::set<std::string> named;
-  for (const std::string& p : split_list(list)) {
-    if (p == "gradients") named.insert(gradients.begin(), gradients.end());
-    else if (p == "o" || p == "lse" || p == "k_cache" || gradients.count(p)) named.insert(p);
-    else throw std::invalid_argument("--outputs: unknown output '" + p + "' (o, lse, dq, dk, dv, dw, dbeta, dg, k_cache, gradients)");
+void claim_outputs(CampaignOptions& campaign, const std::string& list) {
+  std::string expanded;  // "gradients" spelled out, for the selection `pathcheck run` parses
+  for (const std::string& p : split_list(list)) expanded += (expanded.empty() ? "" : ",") + (p == "gradients" ? "dq,dk,dv,dw,dbeta,dg" : p);
+  try {
+    campaign.outputs = conformance::OutputSelection::parse(expanded);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--outputs: ") + e.what() + " (or the word gradients)");
   }
-  if (!named.count("o") || !named.count("lse"))
-    throw std::invalid_argument("--outputs: o and lse are judged in every case; list them");
-  std::size_t grads = 0;
-  for (const std::string& n : gradients) grads += named.count(n);
-  // dg exists only in gated cases, so "dq,dk,dv,dw,dbeta" alone means all gradients too.
-  if (grads != 0 && grads < 5)
-    throw std::invalid_argument("--outputs: the gradients are judged together: list dq, dk, dv, dw, dbeta (and dg) or none");
-  g.gradients = grads != 0;
-  g.decode = named.count("k_cache") != 0;
+  campaign.generator.gradients = campaign.outputs.any_gradient();
+  campaign.generator.decode = campaign.outputs.selects("k_cache");
 }
 
 std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text) {

@@ -46,22 +46,24 @@ struct Run {
   Values values;
 };
 
-Run outputs_of(pc::Implementation& impl, const pc::Case& c) {
+Run outputs_of(pc::Implementation& impl, const pc::Case& c, const pc::OutputSelection& claimed) {
   Run r;
-  if (const std::string why = impl.cannot_run(c.spec()); !why.empty()) {
+  const pc::CaseInput input = pc::selected_input(c, claimed);
+  if (const std::string why = impl.cannot_run(input.spec); !why.empty()) {
     r.outcome = Outcome::discard;
     r.problem = impl.name() + " cannot run " + c.name() + ": " + why;
     return r;
   }
-  pc::Outputs out = pc::poisoned_outputs(c.spec());
+  pc::Outputs out = pc::poisoned_outputs(input.spec);
+  std::erase_if(out, [&](const auto& entry) { return !claimed.selects(entry.first); });
   try {
-    impl.run(c.input, out);
+    impl.run(input, out);
   } catch (const std::exception& e) {
     r.outcome = Outcome::fail;
     r.problem = impl.name() + " failed on " + c.name() + ": " + e.what();
     return r;
   }
-  for (const std::string& name : pc::output_names(c.spec())) {
+  for (const std::string& name : claimed.judged(c.spec())) {
     const auto it = out.find(name);
     if (it == out.end() || it->second.values.size() != c.expected.at(name).size()) {
       r.outcome = Outcome::fail;
@@ -77,6 +79,13 @@ Run outputs_of(pc::Implementation& impl, const pc::Case& c) {
     r.values[name] = it->second.values;
   }
   return r;
+}
+
+// run_case asking for and judging the claimed outputs only (what --outputs promises).
+pc::CaseRunOptions claimed_only(const pc::OutputSelection& claimed) {
+  pc::CaseRunOptions options;
+  options.outputs = claimed;
+  return options;
 }
 
 // The bound a related output gets: its own tolerance plus `factor` times the other side's
@@ -111,14 +120,14 @@ struct Prediction {
 // Judges the implementation on `base` against predicted values for some outputs (the others keep
 // the oracle's expected values and tolerances).
 PropertyResult judge_relation(pc::Implementation& impl, const pc::Case& base, const std::map<std::string, Prediction>& p,
-                              const std::string& relation) {
+                              const std::string& relation, const pc::OutputSelection& claimed) {
   pc::Case derived = base;
   for (const auto& [name, pred] : p) {
     derived.expected[name] = pred.values;
     derived.tolerances[name] = combined(base.tolerances.at(name), pred.other, pred.factor, pred.values);
   }
   PropertyResult r;
-  pc::CaseVerdict v = pc::run_case(impl, derived, {});
+  pc::CaseVerdict v = pc::run_case(impl, derived, claimed_only(claimed));
   if (v.verdict == pc::Verdict::skip) {
     r.outcome = Outcome::discard;
     r.summary = v.problem;
@@ -133,6 +142,14 @@ PropertyResult judge_relation(pc::Implementation& impl, const pc::Case& base, co
   }
   r.verdicts.push_back(std::move(v));
   return r;
+}
+
+// Those of `names` that are claimed, in that order.
+std::vector<std::string> claimed_of(const pc::OutputSelection& claimed, std::initializer_list<const char*> names) {
+  std::vector<std::string> out;
+  for (const char* n : names)
+    if (claimed.selects(n)) out.push_back(n);
+  return out;
 }
 
 PropertyResult from_run(const Run& run) {
@@ -161,9 +178,10 @@ class OracleProperty : public Property {
   std::optional<std::vector<pc::CaseInput>> inputs(const pc::CaseInput& base) const override {
     return std::vector<pc::CaseInput>{base};
   }
-  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases) const override {
+  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases,
+                       const pc::OutputSelection& claimed) const override {
     PropertyResult r;
-    pc::CaseVerdict v = pc::run_case(impl, cases[0], {});
+    pc::CaseVerdict v = pc::run_case(impl, cases[0], claimed_only(claimed));
     if (v.verdict == pc::Verdict::skip) {
       r.outcome = Outcome::discard;
       r.summary = v.problem;
@@ -193,12 +211,18 @@ class DecodeVsForward : public Property {
     if (base.spec.mode == pc::Mode::prefill) dec = renamed(dec, "decode");
     return std::vector<pc::CaseInput>{dec, renamed(forward_only(base), "forward")};
   }
-  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases) const override {
-    const Run fwd = outputs_of(impl, cases[1]);
+  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases,
+                       const pc::OutputSelection& claimed) const override {
+    const Run fwd = outputs_of(impl, cases[1], claimed);
     if (fwd.outcome != Outcome::pass) return from_run(fwd);
     std::map<std::string, Prediction> p;
-    for (const char* n : {"o", "lse"}) p[n] = {fwd.values.at(n), cases[1].tolerances.at(n), 1};
-    return judge_relation(impl, cases[0], p, "decode vs forward");
+    for (const std::string& n : claimed_of(claimed, {"o", "lse"})) p[n] = {fwd.values.at(n), cases[1].tolerances.at(n), 1};
+    return judge_relation(impl, cases[0], p, "decode vs forward", claimed);
+  }
+  std::string cannot_judge(const pc::OutputSelection& claimed) const override {
+    // Every case it judges is a decode case, and a decode case's outputs include its cache.
+    if (!claimed.selects("k_cache")) return "its decode cases need k_cache, which is not claimed";
+    return claimed_of(claimed, {"o", "lse"}).empty() ? "it compares o and lse, and neither is claimed" : "";
   }
 };
 
@@ -239,20 +263,24 @@ class AppendTokens : public Property {
     if (x.spec.gated) extend(x.problem.g, y.problem.g, [&] { return round_to(-random::uniform01(r), DType::F32); });
     return std::vector<pc::CaseInput>{x, renamed(y, "appended")};
   }
-  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases) const override {
-    const Run longer = outputs_of(impl, cases[1]);
+  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases,
+                       const pc::OutputSelection& claimed) const override {
+    const Run longer = outputs_of(impl, cases[1], claimed);
     if (longer.outcome != Outcome::pass) return from_run(longer);
     const Shape& s = cases[0].spec().shape;
     const Shape& s2 = cases[1].spec().shape;
     std::map<std::string, Prediction> p;
-    for (const char* n : {"o", "lse"}) {
+    for (const std::string& n : claimed_of(claimed, {"o", "lse"})) {
       const std::vector<double>& a = longer.values.at(n);
       const std::size_t width = per_token(s2, a.size());
       std::vector<double> head(static_cast<std::size_t>(s.B * s.T) * width);
       for (index_t b = 0; b < s.B; ++b) copy_tokens(a, s2.T, b, 0, head, s.T, b, 0, s.T, width);
       p[n] = {std::move(head), cases[1].tolerances.at(n), 1};
     }
-    return judge_relation(impl, cases[0], p, "appending tokens");
+    return judge_relation(impl, cases[0], p, "appending tokens", claimed);
+  }
+  std::string cannot_judge(const pc::OutputSelection& claimed) const override {
+    return claimed_of(claimed, {"o", "lse"}).empty() ? "it compares o and lse, and neither is claimed" : "";
   }
 };
 
@@ -306,22 +334,23 @@ class VarlenVsSeparate : public Property {
     if (out.size() < 2) return std::nullopt;
     return out;
   }
-  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases) const override {
+  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases,
+                       const pc::OutputSelection& claimed) const override {
     const pc::Case& base = cases[0];
     const Shape& s = base.spec().shape;
     std::map<std::string, Prediction> p;
     if (base.spec().cu_seqlens.empty()) {  // a dense batch vs its packing
-      const Run packed = outputs_of(impl, cases[1]);
+      const Run packed = outputs_of(impl, cases[1], claimed);
       if (packed.outcome != Outcome::pass) return from_run(packed);
       for (const auto& [n, v] : packed.values) p[n] = {v, cases[1].tolerances.at(n), 1};
-      return judge_relation(impl, base, p, "dense batch vs packed varlen");
+      return judge_relation(impl, base, p, "dense batch vs packed varlen", claimed);
     }
     std::map<std::string, std::vector<pc::Tolerance>> tols;
-    for (const std::string& n : pc::output_names(base.spec())) p[n].values.assign(base.expected.at(n).size(), 0.0);
+    for (const std::string& n : claimed.judged(base.spec())) p[n].values.assign(base.expected.at(n).size(), 0.0);
     std::size_t k = 1;
     for (const SequenceRange& q : sequences_of(s, base.spec().cu_seqlens)) {
       if (q.length == 0) continue;
-      const Run one = outputs_of(impl, cases[k]);
+      const Run one = outputs_of(impl, cases[k], claimed);
       if (one.outcome != Outcome::pass) return from_run(one);
       for (auto& [n, pred] : p) {
         const std::vector<double>& a = one.values.at(n);
@@ -331,7 +360,7 @@ class VarlenVsSeparate : public Property {
       ++k;
     }
     for (auto& [n, pred] : p) pred.other = widest(tols[n]);
-    return judge_relation(impl, base, p, "varlen vs separate sequences");
+    return judge_relation(impl, base, p, "varlen vs separate sequences", claimed);
   }
 };
 
@@ -359,8 +388,9 @@ class GqaVsRepeated : public Property {
     repeat(base.problem.beta, r.problem.beta, 1);
     return std::vector<pc::CaseInput>{base, renamed(r, "repeated")};
   }
-  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases) const override {
-    const Run rep = outputs_of(impl, cases[1]);
+  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases,
+                       const pc::OutputSelection& claimed) const override {
+    const Run rep = outputs_of(impl, cases[1], claimed);
     if (rep.outcome != Outcome::pass) return from_run(rep);
     const Shape& s = cases[0].spec().shape;
     const index_t G = s.group_size();
@@ -384,7 +414,7 @@ class GqaVsRepeated : public Property {
         }
       p[n] = {std::move(out), t, sum ? static_cast<double>(G) : 1.0};
     }
-    return judge_relation(impl, cases[0], p, "GQA vs repeated kv heads");
+    return judge_relation(impl, cases[0], p, "GQA vs repeated kv heads", claimed);
   }
 };
 
@@ -397,8 +427,9 @@ class ScaleV : public Property {
     for (double& e : x.problem.v) e *= 2;  // exact in every floating dtype
     return std::vector<pc::CaseInput>{renamed(x, "v2"), base};
   }
-  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases) const override {
-    const Run plain = outputs_of(impl, cases[1]);
+  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases,
+                       const pc::OutputSelection& claimed) const override {
+    const Run plain = outputs_of(impl, cases[1], claimed);
     if (plain.outcome != Outcome::pass) return from_run(plain);
     std::map<std::string, Prediction> p;
     for (const auto& [n, v] : plain.values) {
@@ -407,7 +438,7 @@ class ScaleV : public Property {
       for (double& e : scaled) e *= f;
       p[n] = {std::move(scaled), cases[1].tolerances.at(n), f};
     }
-    return judge_relation(impl, cases[0], p, "scaling v");
+    return judge_relation(impl, cases[0], p, "scaling v", claimed);
   }
 };
 
@@ -431,14 +462,15 @@ class Beta0VsOrthogonalW : public Property {
     std::fill(zero.problem.beta.begin(), zero.problem.beta.end(), 0.0);
     return std::vector<pc::CaseInput>{renamed(orth, "orthogonal-w"), renamed(zero, "beta0")};
   }
-  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases) const override {
-    const Run plain = outputs_of(impl, cases[1]);
+  PropertyResult check(pc::Implementation& impl, const std::vector<pc::Case>& cases,
+                       const pc::OutputSelection& claimed) const override {
+    const Run plain = outputs_of(impl, cases[1], claimed);
     if (plain.outcome != Outcome::pass) return from_run(plain);
     std::map<std::string, Prediction> p;
     // dw and dbeta depend on w and beta even where the outputs do not: they keep the oracle's values.
     for (const auto& [n, v] : plain.values)
       if (n != "dw" && n != "dbeta") p[n] = {v, cases[1].tolerances.at(n), 1};
-    return judge_relation(impl, cases[0], p, "orthogonal w vs beta = 0");
+    return judge_relation(impl, cases[0], p, "orthogonal w vs beta = 0", claimed);
   }
 };
 

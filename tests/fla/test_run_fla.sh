@@ -3,7 +3,8 @@
 # tests/fla/fake_fla (a plain float64 PaTH behind FLA's signatures, with planted bugs):
 #   - pathcheck run --impl-cmd on the quick suite (bf16): ALL PASSED, exit 0;
 #   - each planted bug is rejected (exit 1), in the outputs it breaks;
-#   - a peer that raises: the case fails and the report quotes the peer's message;
+#   - a peer that raises: the case fails and the report quotes the peer's message (from the
+#     adapter's RESULTS/<case>.error.txt);
 #   - a peer that kills its process (--workers 2): the case fails with "killed by SIGSEGV", the
 #     other cases still pass;
 #   - with --full: scripts/fla-validate.sh (suites, fuzz, curve; quick suite, short budget) and
@@ -59,6 +60,8 @@ FLA_FAKE_BUG=raise-varlen run "$T/raise.txt"
 rc=$?
 grep -q "q014.*fake FLA: varlen is not supported" "$T/raise.txt"
 check "a peer exception fails its case, with the message" $(( rc == 1 ? $? : 1 )) "exit $rc"
+grep -q "q014.*the implementation reported: .*fake FLA: varlen is not supported" "$T/raise.txt"
+check "the message comes from RESULTS/<case>.error.txt" $? "$(grep -m1 q014 "$T/raise.txt")"
 grep -q "^q013.*PASS" "$T/raise.txt"
 check "the other cases still pass after an exception" $? ""
 

@@ -50,6 +50,11 @@ void require_device_for(const std::string& name) {
 #endif
 }
 
+// A reproducer is replayed judging what the campaign judged.
+std::string outputs_argument(const pp::CampaignOptions& o) {
+  return o.outputs.all() ? "" : " --outputs " + o.outputs.text();
+}
+
 template <class F>
 auto usage(const F& f) {
   try {
@@ -73,7 +78,8 @@ CommandLine fuzz_command_line() {
       .option("--impl-cmd", "'CMD {suite} {results}'", "an external program, as in pathcheck run")
       .option("--seconds", "N", "how long to generate cases (default 60)")
       .option("--dtype", "bf16|fp16|fp32", "the input dtype (default bf16)")
-      .option("--outputs", "o,lse[,gradients][,k_cache]", "what the implementation computes (default all)")
+      .option("--outputs", "LIST", "what the implementation computes: any of o, lse, k_cache, dq, dk, dv, dw, dbeta, dg "
+              "or gradients (default all); no decode cases without k_cache, properties that need another output skipped")
       .option("--seed", "S", "the campaign's seed (default: random, printed)")
       .option("--out", "DIR", "where reproducers go (default ./pathcheck-fuzz-SEED; new or empty)")
       .option("--shard", "K/N", "this job's share of the seeds (a job array)")
@@ -100,7 +106,7 @@ int run_fuzz(const std::vector<std::string>& args) {
   const auto dtype = path::parse_input_dtype(a.value_or("--dtype", "bf16"));
   if (!dtype) throw UsageError("--dtype: '" + a.value_or("--dtype", "") + "' (expected bf16, fp16 or fp32)");
   o.generator.dtype = *dtype;
-  usage([&] { pp::claim_outputs(o.generator, a.value_or("--outputs", "o,lse,gradients,k_cache")); return 0; });
+  usage([&] { pp::claim_outputs(o, a.value_or("--outputs", "o,lse,gradients,k_cache")); return 0; });
   if (a.has("--head-dims")) o.generator.head_dims = usage([&] { return pp::parse_head_dims(a.required("--head-dims")); });
   const long long max_tokens = a.integer_or("--max-tokens", o.generator.max_tokens);
   if (max_tokens < 1 || max_tokens > (1 << 20)) throw UsageError("--max-tokens: must be in [1, 2^20]");
@@ -110,7 +116,7 @@ int run_fuzz(const std::vector<std::string>& args) {
   o.seed = a.has("--seed") ? static_cast<std::uint64_t>(seed) : path::conformance::random_seed();
   if (a.has("--shard")) std::tie(o.shard, o.shards) = usage([&] { return pp::parse_shard(a.required("--shard")); });
   o.properties = a.value_or("--properties", "all");
-  usage([&] { return pp::select_properties(o.properties).size(); });
+  usage([&] { pp::check_claimed(o); return 0; });  // an unknown property, or none that can judge --outputs
   const std::string oracle = a.value_or("--oracle", "auto");
   if (oracle == "mp100") o.oracle.policy = pp::OraclePolicy::mp100;
   else if (oracle == "f64") o.oracle.policy = pp::OraclePolicy::f64;
@@ -131,7 +137,7 @@ int run_fuzz(const std::vector<std::string>& args) {
     require_device_for(name);
     impl = implementations().make(name);
     if (!impl) throw UsageError("--impl: unknown implementation '" + name + "' (available: " + implementations().names() + ")");
-    o.replay = "pathcheck run --impl " + name;
+    o.replay = "pathcheck run --impl " + name + outputs_argument(o);
   } else {
     const std::string command = a.required("--impl-cmd");
     if (command.find(path::adapters::kSuitePlaceholder) == std::string::npos ||
@@ -144,7 +150,7 @@ int run_fuzz(const std::vector<std::string>& args) {
     if (batch < 1 || batch > 4096) throw UsageError("--batch: must be in [1, 4096]");
     o.batch = static_cast<std::size_t>(batch);
     impl = std::make_unique<pp::CommandImplementation>(c);
-    o.replay = "pathcheck run --impl-cmd " + path::adapters::shell_quote(command);
+    o.replay = "pathcheck run --impl-cmd " + path::adapters::shell_quote(command) + outputs_argument(o);
   }
   o.implementation_config = impl->description();
   std::cout << "pathcheck fuzz: " << impl->name() << ", " << path::dtype_label(o.generator.dtype) << ", "

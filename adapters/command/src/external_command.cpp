@@ -21,6 +21,7 @@
 #include <sstream>
 #include <vector>
 
+#include "path/adapters/printable_text.hpp"
 #include "path/adapters/result_files.hpp"
 #include "path/io/safetensors.hpp"
 
@@ -187,42 +188,6 @@ void await(pid_t pid, const CommandOptions& options, CommandOutcome& out) {
 
 // ---- the stderr tail ---------------------------------------------------------------------
 
-// Length of the well-formed UTF-8 sequence at s[i] (no overlong forms, no surrogates), 0 if none.
-std::size_t utf8_length(const std::string& s, std::size_t i) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  std::uint32_t cp = n == 1 ? c : c & (0x7F >> n);
-  for (std::size_t k = 1; k < n; ++k) {
-    const auto d = static_cast<unsigned char>(s[i + k]);
-    if ((d & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (d & 0x3F);
-  }
-  static constexpr std::uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
-// The tail goes into the table, JSON and JUnit XML: control characters and broken UTF-8 (the cut
-// may fall inside a character) become '?', so no report writer can choke on them.
-std::string printable(const std::string& raw) {
-  std::string out;
-  for (std::size_t i = 0; i < raw.size();) {
-    const std::size_t n = utf8_length(raw, i);
-    const char c = raw[i];
-    if (n == 0) {
-      out += '?';
-      ++i;
-      continue;
-    }
-    if (n == 1 && c == '\r') out += (i + 1 < raw.size() && raw[i + 1] == '\n') ? "" : "\n";
-    else if (n == 1 && static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t') out += '?';
-    else out.append(raw, i, n);
-    i += n;
-  }
-  return out;
-}
-
 std::string read_tail(const std::string& file, std::size_t bytes) {
   std::ifstream in(file, std::ios::binary | std::ios::ate);
   if (!in) return {};
@@ -232,7 +197,7 @@ std::string read_tail(const std::string& file, std::size_t bytes) {
   std::string raw(size - start, '\0');
   in.read(raw.data(), static_cast<std::streamsize>(raw.size()));
   raw.resize(static_cast<std::size_t>(std::max<std::streamsize>(0, in.gcount())));
-  return (start > 0 ? "..." : "") + printable(raw);
+  return (start > 0 ? "..." : "") + printable_text(raw);
 }
 
 // "; its stderr ended with:" and the tail, each line indented so it reads as a quotation.
@@ -339,8 +304,10 @@ conformance::Report judge_command_results(const CommandOutcome& outcome, const s
   const std::string quote = stderr_quote(outcome), cause = "the command " + outcome.how_it_ended();
   for (conformance::CaseVerdict& v : r.cases) {
     if (!outcome.succeeded()) fail_with_cause(v, cause, quote);
-    // A missing or unreadable result file of a program that exited 0: its stderr may say why.
-    else if (v.verdict == conformance::Verdict::fail && !v.problem.empty() && !outcome.stderr_tail.empty())
+    // A missing or unreadable result file of a program that exited 0: its stderr may say why. A
+    // case the program reported failed has its own message; the tail would only bury it.
+    else if (v.verdict == conformance::Verdict::fail && !v.problem.empty() && !outcome.stderr_tail.empty() &&
+             v.problem.find(kReportedPrefix) == std::string::npos)
       v.problem += quote;
   }
   return r;

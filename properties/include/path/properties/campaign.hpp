@@ -16,6 +16,7 @@
 
 #include "path/conformance/implementation.hpp"
 #include "path/conformance/judge.hpp"
+#include "path/conformance/selection.hpp"
 #include "path/properties/cases.hpp"
 #include "path/properties/generators.hpp"
 
@@ -23,6 +24,10 @@ namespace path::properties {
 
 struct CampaignOptions {
   GeneratorOptions generator;
+  // What the implementation computes (--outputs): only these are asked for and judged. Without
+  // k_cache no decode case is drawn, without a gradient no gradient case (whatever `generator`
+  // says), and a property that can judge none of them is skipped, the reason in the report.
+  conformance::OutputSelection outputs;
   OracleChoice oracle;
   std::string properties = "all";          // comma-separated names (properties.hpp) or "all"
   double seconds = 60;                      // time for generating and judging (shrinking is extra)
@@ -59,6 +64,10 @@ struct Failure {
   std::string replay_command;
 };
 
+struct SkippedProperty {
+  std::string name, reason;
+};
+
 struct PropertyCount {
   std::string name;
   std::uint64_t tests = 0, failures = 0, discards = 0;
@@ -72,7 +81,9 @@ struct CampaignReport {
   std::uint64_t tests = 0;           // judged (not discarded)
   std::uint64_t discarded = 0;
   std::uint64_t mp100_cases = 0, f64_cases = 0;
+  std::string outputs = "all";       // the claimed outputs (--outputs)
   std::vector<PropertyCount> properties;
+  std::vector<SkippedProperty> skipped_properties;  // selected, but unable to judge the claimed outputs
   std::vector<Failure> failures;
   std::string stopped_because;
   double cases_per_second() const { return seconds > 0 ? static_cast<double>(tests) / seconds : 0; }
@@ -80,8 +91,12 @@ struct CampaignReport {
 };
 
 // Runs the campaign. The implementation may be a CommandImplementation (external.hpp): its cases
-// are then staged in batches of `batch` tests. Throws std::invalid_argument for bad options.
+// are then staged in batches of `batch` tests. Throws std::invalid_argument for bad options (and
+// when no selected property can judge the claimed outputs).
 CampaignReport run_campaign(conformance::Implementation& impl, const CampaignOptions& options);
+// Throws std::invalid_argument when no selected property can judge the claimed outputs (what
+// run_campaign would refuse), naming each property's reason; for a command line's checks.
+void check_claimed(const CampaignOptions& options);
 
 void print_summary(std::ostream& os, const CampaignReport& r);
 std::string campaign_json(const CampaignReport& r);
@@ -97,10 +112,10 @@ namespace path::properties {
 
 // Command-line values, parsed here so that every front end reads them alike (std::invalid_argument
 // with the reason):
-//   claim_outputs: --outputs, the outputs an implementation claims. o and lse are always judged;
-//     the gradients (dq,dk,dv,dw,dbeta[,dg] or the word "gradients") come all together or not at
-//     all; k_cache enables decode cases. Sets generator.gradients and generator.decode.
-void claim_outputs(GeneratorOptions& generator, const std::string& list);
+//   claim_outputs: --outputs, the outputs an implementation claims: any non-empty list that
+//     `pathcheck run --outputs` takes, plus the word "gradients" (dq,dk,dv,dw,dbeta,dg). Sets
+//     campaign.outputs, and generator.gradients and generator.decode from it (a gradient; k_cache).
+void claim_outputs(CampaignOptions& campaign, const std::string& list);
 //   parse_shard: "K/N" with 0 <= K < N.
 std::pair<std::uint64_t, std::uint64_t> parse_shard(const std::string& text);
 //   parse_head_dims: "16,32,64".

@@ -24,6 +24,10 @@
 // oracle property on both cases it would pass this one (triangle inequality), so a metamorphic
 // failure always means a conformance failure on one of the two cases -- or an oracle that breaks
 // the relation itself, which the report then says.
+//
+// Only the outputs the implementation claims (--outputs) are asked for and judged; a relation
+// compares the claimed ones among those it relates, and a property that can say nothing with
+// the claimed outputs (decode-vs-forward without k_cache) names why in cannot_judge().
 #include <memory>
 #include <optional>
 #include <string>
@@ -31,6 +35,7 @@
 
 #include "path/conformance/case.hpp"
 #include "path/conformance/judge.hpp"
+#include "path/conformance/selection.hpp"
 
 namespace path::properties {
 
@@ -50,8 +55,14 @@ class Property {
   // The inputs the property needs for the generated case `base`: base first, then its transforms
   // (names derived from base's). nullopt: the property says nothing about this case (discarded).
   virtual std::optional<std::vector<conformance::CaseInput>> inputs(const conformance::CaseInput& base) const = 0;
-  // Judges the implementation on the cases built from inputs() (same order).
-  virtual PropertyResult check(conformance::Implementation& impl, const std::vector<conformance::Case>& cases) const = 0;
+  // Judges the implementation on the cases built from inputs() (same order), on the claimed outputs.
+  virtual PropertyResult check(conformance::Implementation& impl, const std::vector<conformance::Case>& cases,
+                               const conformance::OutputSelection& claimed) const = 0;
+  // Why the property can judge nothing when only `claimed` is computed ("": it can).
+  virtual std::string cannot_judge(const conformance::OutputSelection& claimed) const {
+    (void)claimed;
+    return "";
+  }
 };
 
 // Every property, "oracle" first.
