@@ -121,9 +121,13 @@ build() {
 use_prebuilt() {
   local dir=$1 p
   # A subset is fine (a carry has a size limit): the phases skip, and say so, what is absent.
-  [ -x "$dir/test_gpu_forward" ] || return 1
+  local any=0
+  for p in "${PROGRAMS[@]}"; do [ -x "$dir/$p" ] && any=1; done
+  [ $any = 1 ] || return 1
   # Built elsewhere: they must load here (C++ runtime, CUDA runtime) before they are trusted.
-  if ! "$dir/test_gpu_forward" --gtest_list_tests > "$LOG/prebuilt-check.log" 2>&1; then
+  local probe
+  for p in "${PROGRAMS[@]}"; do [ -x "$dir/$p" ] && case "$p" in test_*) probe=$dir/$p ;; esac; done
+  if [ -n "${probe:-}" ] && ! "$probe" --gtest_list_tests > "$LOG/prebuilt-check.log" 2>&1; then
     echo "gpu-check: the programs in $dir do not run here: $(tail -1 "$LOG/prebuilt-check.log")"
     return 1
   fi
@@ -171,7 +175,7 @@ gtest_counts() {
   echo "$(grep -cE '^\[       OK \] .* \([0-9]+ ms\)$' "$log") passed, $(grep -cE '^\[  FAILED  \] .* \([0-9]+ ms\)$' "$log") failed, $(grep -cE '^\[  SKIPPED \] .* \([0-9]+ ms\)$' "$log") skipped"
 }
 
-if [ -z "${BIN[test_gpu_forward]:-}" ]; then
+if [ ${#BIN[@]} = 0 ]; then
   say "no programs: nothing to run"
 else
   export PATH_GPU_REQUIRE_DEVICE=1
