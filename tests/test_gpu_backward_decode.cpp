@@ -36,6 +36,7 @@
 #include "path/gpu/decode.hpp"
 #include "path/gpu/device.hpp"
 #include "path/gpu/oracle.hpp"
+#include "support/gpu_device.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -45,31 +46,6 @@ namespace {
 using testing::ProblemSpec;
 namespace conf = conformance;
 
-bool require_device() {
-  const char* env = std::getenv("PATH_GPU_REQUIRE_DEVICE");
-  return env && std::string(env) == "1";
-}
-
-const std::string& no_device_reason() {
-  static const std::string reason = [] {
-    std::string why;
-    if (gpu::device_available(&why)) {
-      std::cerr << "[gpu tests] device: " << gpu::device_description() << "\n";
-      return std::string();
-    }
-    return why.empty() ? std::string("no usable CUDA device") : why;
-  }();
-  return reason;
-}
-
-#define PATH_REQUIRE_GPU()                                                                                    \
-  do {                                                                                                        \
-    if (!no_device_reason().empty()) {                                                                        \
-      if (require_device()) FAIL() << no_device_reason() << " (and PATH_GPU_REQUIRE_DEVICE=1)";               \
-      GTEST_SKIP() << no_device_reason() << "; GPU tests run on the lent GPU machine: scripts/gpu-check.sh, " \
-                      "docs/gpu.md";                                                                          \
-    }                                                                                                         \
-  } while (0)
 
 // ---------------------------------------------------------------------------------------------
 // Oracle against oracle: the backward under path::gpu::gradient_error_bound

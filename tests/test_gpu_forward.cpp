@@ -37,6 +37,7 @@
 #include "path/gpu/error.hpp"
 #include "path/gpu/forward.hpp"
 #include "path/gpu/oracle.hpp"
+#include "support/gpu_device.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -46,32 +47,6 @@ namespace {
 using testing::ProblemSpec;
 namespace conf = conformance;
 
-bool require_device() {
-  const char* env = std::getenv("PATH_GPU_REQUIRE_DEVICE");
-  return env && std::string(env) == "1";
-}
-
-// Checked once per process: the reason a device test cannot run here, or "" when it can.
-const std::string& no_device_reason() {
-  static const std::string reason = [] {
-    std::string why;
-    if (gpu::device_available(&why)) {
-      std::cerr << "[gpu tests] device: " << gpu::device_description() << "\n";
-      return std::string();
-    }
-    return why.empty() ? std::string("no usable CUDA device") : why;
-  }();
-  return reason;
-}
-
-#define PATH_REQUIRE_GPU()                                                                                    \
-  do {                                                                                                        \
-    if (!no_device_reason().empty()) {                                                                        \
-      if (require_device()) FAIL() << no_device_reason() << " (and PATH_GPU_REQUIRE_DEVICE=1)";               \
-      GTEST_SKIP() << no_device_reason() << "; GPU tests run on the lent GPU machine: scripts/gpu-check.sh, " \
-                      "docs/gpu.md";                                                                          \
-    }                                                                                                         \
-  } while (0)
 
 // Max absolute error that does not let NaN slip through (std::max would drop it). For the oracle
 // checks only, which compare two oracles under the error model.
@@ -191,7 +166,7 @@ TEST(GpuDevice, AvailabilityComesWithAReason) {
   } else {
     std::cerr << "  no device: " << reason << "\n";
     EXPECT_FALSE(reason.empty());
-    EXPECT_FALSE(require_device()) << reason << " (PATH_GPU_REQUIRE_DEVICE=1 says this machine has a GPU)";
+    EXPECT_FALSE(testing::gpu_required()) << reason << " (PATH_GPU_REQUIRE_DEVICE=1 says this machine has a GPU)";
   }
   // Asking twice gives the same answer (no error left behind by the first call).
   std::string again;
@@ -490,16 +465,16 @@ TEST(CudaAdapter, CannotRunSaysWhy) {
   for (DType t : {DType::BF16, DType::F16, DType::F32})
     for (index_t D : gpu::kSupportedHeadDims) {
       conf::CaseSpec spec = forward_spec({1, 8, 2, 1, D, 32}, t);
-      EXPECT_EQ(cuda.cannot_run(spec), no_device_reason()) << dtype_label(t) << " D = " << D;
+      EXPECT_EQ(cuda.cannot_run(spec), testing::no_gpu_reason()) << dtype_label(t) << " D = " << D;
       spec.gradients = true;
-      EXPECT_EQ(cuda.cannot_run(spec), no_device_reason()) << "gradients, " << dtype_label(t) << " D = " << D;
+      EXPECT_EQ(cuda.cannot_run(spec), testing::no_gpu_reason()) << "gradients, " << dtype_label(t) << " D = " << D;
       spec.gradients = false;
       spec.mode = conf::Mode::decode;
       spec.prefill_length = 3;
-      EXPECT_EQ(cuda.cannot_run(spec), no_device_reason()) << "decode, " << dtype_label(t) << " D = " << D;
+      EXPECT_EQ(cuda.cannot_run(spec), testing::no_gpu_reason()) << "decode, " << dtype_label(t) << " D = " << D;
     }
   EXPECT_THROW(adapters::CudaKernelImplementation(0), std::invalid_argument);
-  EXPECT_EQ(adapters::cuda_unavailable_reason(), no_device_reason());
+  EXPECT_EQ(adapters::cuda_unavailable_reason(), testing::no_gpu_reason());
 }
 
 // Through the runner: a forward case and a gradient case pass on a GPU and are skips naming the
@@ -512,12 +487,12 @@ TEST(CudaAdapter, RunnerPassesOrSkipsWithTheReason) {
   adapters::CudaKernelImplementation cuda;
   const conf::CaseVerdict v = conf::run_case(cuda, fwd, {});
   log_verdict(v);
-  if (no_device_reason().empty()) {
+  if (testing::no_gpu_reason().empty()) {
     EXPECT_EQ(v.verdict, conf::Verdict::pass) << report_text({"run", "", "cuda", "", {v}, 0}) << testing::seed_note();
   } else {
     EXPECT_EQ(v.verdict, conf::Verdict::skip);
-    EXPECT_NE(v.problem.find(no_device_reason()), std::string::npos) << v.problem;
-    EXPECT_FALSE(require_device()) << no_device_reason() << " (PATH_GPU_REQUIRE_DEVICE=1)";
+    EXPECT_NE(v.problem.find(testing::no_gpu_reason()), std::string::npos) << v.problem;
+    EXPECT_FALSE(testing::gpu_required()) << testing::no_gpu_reason() << " (PATH_GPU_REQUIRE_DEVICE=1)";
   }
   conf::CaseSpec grad = fwd.spec();
   grad.name = "tiny_gradients";
@@ -526,11 +501,11 @@ TEST(CudaAdapter, RunnerPassesOrSkipsWithTheReason) {
   const conf::Case g = conf::build_case(grad, {"test_gpu_forward", testing::session_seed(), {}, {}});
   const conf::CaseVerdict vg = conf::run_case(cuda, g, {});
   log_verdict(vg);
-  if (no_device_reason().empty()) {
+  if (testing::no_gpu_reason().empty()) {
     EXPECT_EQ(vg.verdict, conf::Verdict::pass) << report_text({"run", "", "cuda", "", {vg}, 0}) << testing::seed_note();
   } else {
     EXPECT_EQ(vg.verdict, conf::Verdict::skip);
-    EXPECT_NE(vg.problem.find(no_device_reason()), std::string::npos) << vg.problem;
+    EXPECT_NE(vg.problem.find(testing::no_gpu_reason()), std::string::npos) << vg.problem;
   }
 }
 

@@ -22,6 +22,7 @@
 #include "path/core/rounding.hpp"
 #include "path/gpu/device.hpp"
 #include "path/gpu/forward.hpp"
+#include "support/gpu_device.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -30,31 +31,6 @@ namespace {
 
 namespace conf = conformance;
 using gpu::ForwardKernel;
-
-bool require_device() {
-  const char* env = std::getenv("PATH_GPU_REQUIRE_DEVICE");
-  return env && std::string(env) == "1";
-}
-
-const std::string& no_device_reason() {
-  static const std::string reason = [] {
-    std::string why;
-    if (gpu::device_available(&why)) {
-      std::cerr << "[gpu tests] device: " << gpu::device_description() << "\n";
-      return std::string();
-    }
-    return why.empty() ? std::string("no usable CUDA device") : why;
-  }();
-  return reason;
-}
-
-#define PATH_REQUIRE_GPU()                                                                      \
-  do {                                                                                          \
-    if (!no_device_reason().empty()) {                                                          \
-      if (require_device()) FAIL() << no_device_reason() << " (and PATH_GPU_REQUIRE_DEVICE=1)"; \
-      GTEST_SKIP() << no_device_reason() << "; GPU tests run on the lent GPU machine";          \
-    }                                                                                           \
-  } while (0)
 
 // Args with only what the dispatcher looks at (dtype and head dims).
 gpu::ForwardArgs args_for(DType dtype, index_t D, index_t Dv) {
@@ -72,7 +48,7 @@ class ForcedForward : public conf::Implementation {
   std::string name() const override { return std::string("cuda-forward-") + gpu::forward_kernel_label(kernel_); }
   std::string cannot_run(const conf::CaseSpec& spec) const override {
     if (spec.mode != conf::Mode::prefill || spec.gradients) return "forward cases only";
-    if (!no_device_reason().empty()) return no_device_reason();
+    if (!testing::no_gpu_reason().empty()) return testing::no_gpu_reason();
     if (kernel_ == ForwardKernel::tensor_core)
       return gpu::tensor_core_cannot_run(args_for(spec.dtype, spec.shape.D, spec.shape.Dv));
     if (spec.dtype != DType::BF16 && spec.dtype != DType::F16 && spec.dtype != DType::F32) return "dtype";
@@ -142,7 +118,7 @@ TEST(ForwardDispatch, RefusalsComeWithReasons) {
   EXPECT_NE(gpu::tensor_core_cannot_run(args_for(DType::BF16, 32, 32)).find("D = 32"), std::string::npos);
   EXPECT_NE(gpu::tensor_core_cannot_run(args_for(DType::F16, 64, 128)).find("Dv"), std::string::npos);
   const std::string why = gpu::tensor_core_cannot_run(args_for(DType::BF16, 64, 64));
-  if (!no_device_reason().empty()) {
+  if (!testing::no_gpu_reason().empty()) {
     EXPECT_FALSE(why.empty());
   }
   std::cerr << "  bf16 D=64 here: " << (why.empty() ? "tensor-core can run" : why) << "\n";
