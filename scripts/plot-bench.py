@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """bench-peers.py's JSON -> PNG plots and the markdown for docs/performance-gpu.md.
 
-Runs here, in the project's .venv (scripts/setup.sh installs matplotlib from
-adapters/python/requirements.txt):
+Runs here, in the project's .venv with matplotlib added
+(`.venv/bin/pip install -r adapters/python/requirements-report.txt`; the tests do not need it):
   .venv/bin/python scripts/plot-bench.py bench-peers.json --png-dir docs/img --markdown perf.md
 
 Plots, one PNG per (mode, dtype): time (ms, log) vs T, and attention-equivalent TFLOP/s vs T, one line
