@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <set>
@@ -390,6 +391,46 @@ TEST(Baseline, Fp32BaselinesAreCloseAndBf16OnesAreWorse) {
       if (tb.dtype == io::DType::BF16) {
         EXPECT_GT(tb.baseline_error, 10 * t32.baseline_error) << out;
       }
+    }
+  }
+}
+
+// The decode family covers the GPU step kernels' designs (tests/data/gpu-fuzz-2026-12-02-c, found on
+// an H200 on 2026-12-02): o and lse of each failing decode case as the fused step computes them
+// (kernel-emulated/emulate_decode.py: the key transformed in fp32 and scored before it is rounded to
+// the cache dtype), which failed against the tolerances stored in the case (fp32 o: every member of
+// the old family put two nearly equal logits on the same side of their fp32 rounding; fp16 and
+// bf16 lse: the old family scored the rounded cache), pass against tolerances made now.
+TEST(Baseline, DecodeFamilyCoversTheGpuStepKernels) {
+  const std::string dir = std::string(PATH_GOLDEN_DIR) + "/../gpu-fuzz-2026-12-02-c/";
+  const struct {
+    const char* file;
+    const char* result;
+    const char* failed;  // the output the stored tolerances reject
+  } cases[] = {
+      {"fp32/fuzz-3942135878589646-625-decode-vs-forward-decode", "fp32", "o"},
+      {"fp16/fuzz-1515097446441344-414-oracle", "fp16", "lse"},
+      {"bf16/fuzz-8195623905174248-721-decode-vs-forward-decode", "bf16", "lse"},
+  };
+  for (const auto& k : cases) {
+    const Case c = read_case(dir + k.file + ".safetensors");
+    std::ifstream in(dir + "kernel-emulated/" + k.result + ".txt");
+    ASSERT_TRUE(in) << k.result;
+    std::string line;
+    std::getline(in, line);  // comment
+    OutputValues r;
+    for (const char* name : {"o", "lse"}) {
+      ASSERT_TRUE(std::getline(in, line)) << k.result;
+      std::istringstream values(line);
+      double x;
+      while (values >> x) r[name].push_back(x);
+      ASSERT_EQ(r[name].size(), c.expected.at(name).size()) << k.result << " " << name;
+    }
+    EXPECT_FALSE(assess(r.at(k.failed), c.expected.at(k.failed), c.tolerances.at(k.failed)).pass) << k.file;
+    const std::map<std::string, Tolerance> now = case_tolerances(c.input, c.expected, ToleranceModel{});
+    for (const char* name : {"o", "lse"}) {
+      const Assessment a = assess(r.at(name), c.expected.at(name), now.at(name));
+      EXPECT_TRUE(a.pass) << k.file << " " << name << ": ratio " << a.ratio;
     }
   }
 }

@@ -142,8 +142,12 @@ namespace {
 
 // emulated_decode, with the prefix's keys carried to the cache either one H at a time (the
 // definition, emulated_decode: prefill_block 0) or by the blockwise prefill (prefill_keys with
-// that block) in fp32.
-OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block);
+// that block) in fp32. score_unrounded: token t's logits from the fp32 keys k_j^(t) before the cache
+// is rounded to the input type (what both GPU step kernels do: the fused step scores the key in its
+// fp32 registers and rounds it only when storing it, the plain step scores the rounded k_j^(t-1)
+// against H_t q_t); otherwise from the rounded cache (the definition: the cache lives in the input
+// type). The two differ by one input-type rounding of every key at every step.
+OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block, bool score_unrounded = false);
 
 }  // namespace
 
@@ -151,7 +155,7 @@ OutputValues emulated_decode(const CaseInput& in) { return emulated_decode_with(
 
 namespace {
 
-OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block) {
+OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block, bool score_unrounded) {
   const CaseSpec& spec = in.spec;
   const DType prec = spec.dtype;
   const ForwardResult<double> fwd = emulate_forward(in.problem, prec);  // the prefilled rows
@@ -183,8 +187,10 @@ OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block) {
           for (auto& K : c.keys) round_in_place(K, prec);
         continue;
       }
+      Mat<float> logits;
+      if (score_unrounded) logits = newest_logits(c, x.q);
       for (auto& K : c.keys) round_in_place(K, prec);  // the cache lives in the input type
-      const Mat<float> logits = newest_logits(c, x.q);
+      if (!score_unrounded) logits = newest_logits(c, x.q);
       for (index_t hq = 0; hq < s.HQ; ++hq) {
         Eigen::Matrix<float, 1, Eigen::Dynamic> orow(s.Dv);
         float l = 0;
@@ -413,8 +419,11 @@ OutputValues member_prefill(const CaseInput& in, const Design& design) {
 
 OutputValues member(const CaseInput& in, const Design& design) {
   const CaseInput permuted_input = permuted_features(in, design.order);
+  // Decode: the online_softmax column (unused by a decode step, whose softmax is one row) chooses
+  // whether token t is scored before the cache is rounded (see emulated_decode_with).
   OutputValues r = in.spec.mode == Mode::decode
-                       ? emulated_decode_with(permuted_input, design.blockwise_prefill ? design.block : 0)
+                       ? emulated_decode_with(permuted_input, design.blockwise_prefill ? design.block : 0,
+                                              design.online_softmax)
                        : member_prefill(permuted_input, design);
   permute_back(in.spec, design.order, r);
   return r;
@@ -446,6 +455,33 @@ const Design kMembers[] = {
 std::vector<OutputValues> baseline_family(const CaseInput& in) {
   std::vector<OutputValues> family{baseline_outputs(in)};
   for (const Design& d : kMembers) family.push_back(member(in, d));
+  if (in.spec.mode == Mode::decode) {
+    // Every decode row is the forward's row (docs/decode.md (1)), and a step that carries the
+    // transformations on the query (the plain GPU step) computes its logits as the forward does:
+    // the forward members' o and lse are a correct decode's too. Without them the decode family
+    // differs only in summation order and can be lucky together: in fp32 every member put two
+    // nearly equal logits on the same side of their fp32 rounding, and a correct kernel that did
+    // not was 11x the family's error (tests/data/gpu-fuzz-2026-12-02-c/fp32). k_cache: member 1's.
+    const std::vector<double> k_cache = family.front().at("k_cache");
+    CaseInput forward_case = in;
+    forward_case.spec.mode = Mode::prefill;
+    const std::size_t decode_members = family.size();
+    {
+      const ForwardResult<double> f = emulate_forward(in.problem, in.spec.dtype);
+      family.push_back(OutputValues{});
+      family.back()["o"] = f.o;
+      family.back()["lse"] = f.lse;
+    }
+    for (const Design& d : kMembers) {
+      CaseInput p = permuted_features(forward_case, d.order);
+      OutputValues r = member_prefill(p, d);
+      permute_back(forward_case.spec, d.order, r);
+      family.push_back(OutputValues{});
+      family.back()["o"] = std::move(r.at("o"));
+      family.back()["lse"] = std::move(r.at("lse"));
+    }
+    for (std::size_t i = decode_members; i < family.size(); ++i) family[i]["k_cache"] = k_cache;
+  }
   return family;
 }
 

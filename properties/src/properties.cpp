@@ -97,6 +97,18 @@ pc::Tolerance combined(const pc::Tolerance& own, const pc::Tolerance& other, dou
   t.floor += factor * other.floor;
   t.max_abs_expected = pc::max_abs(predicted);
   t.tolerance = t.c * t.baseline_error + t.floor;
+  if (own.model_version >= 2 && other.model_version >= 2 && own.rows() == other.rows() &&
+      own.row_length == other.row_length) {
+    // Model 2 judges by these fields, not by `tolerance` (element_tolerance, row_tolerance,
+    // norm_tolerance in tolerance.cpp): widen them too, or a relation is held to its own side's
+    // oracle tolerance alone and the other side's correct rounding counts against it.
+    t.measured_baseline_error += factor * other.measured_baseline_error;
+    t.arithmetic_level += factor * other.arithmetic_level;
+    t.row_level += factor * other.row_level;
+    for (std::size_t r = 0; r < t.row_baseline_error.size() && r < other.row_baseline_error.size(); ++r)
+      t.row_baseline_error[r] += factor * other.row_baseline_error[r];
+    t.norm_tolerance += factor * other.norm_tolerance;
+  }
   return t;
 }
 
