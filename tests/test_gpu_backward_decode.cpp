@@ -37,6 +37,7 @@
 #include "path/gpu/device.hpp"
 #include "path/gpu/oracle.hpp"
 #include "support/gpu_device.hpp"
+#include "support/stored_cases.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -172,61 +173,20 @@ TEST(GpuOracleKeyCache, MatchesCpuDecode) {
 // ---------------------------------------------------------------------------------------------
 // The kernels under test, through the cuda implementation and the conformance judge.
 
-// q, k, v, do rounded to the input dtype, w, beta, g and scale to F32 with the project's codec
-// (path::round_to), as a case stores them; expected outputs, baselines and tolerances from
-// build_case_from_inputs (the mp100 oracle and the same-precision emulation).
+// Cases rounded and built as a case file is (tests/support/stored_cases.hpp): gradient cases
+// (prefill with dO) and decode cases after `prefill` tokens.
 conf::CaseInput case_input(const std::string& name, Problem<double> p, std::vector<double> dO, DType dtype,
                            conf::Mode mode, index_t prefill) {
-  for (auto* t : {&p.q, &p.k, &p.v, &dO})
-    for (double& x : *t) x = round_to(x, dtype);
-  for (auto* t : {&p.w, &p.beta, &p.g})
-    for (double& x : *t) x = round_to(x, DType::F32);
-  p.scale = round_to(p.scale, DType::F32);
-  conf::CaseInput in;
-  in.spec.name = name;
-  in.spec.shape = p.shape;
-  in.spec.dtype = dtype;
-  in.spec.gated = p.has_gate();
-  in.spec.gate_convention = p.gate_convention;
-  in.spec.cu_seqlens = p.cu_seqlens;
-  in.spec.mode = mode;
-  in.spec.prefill_length = mode == conf::Mode::decode ? prefill : 0;
-  in.spec.gradients = mode == conf::Mode::prefill;
-  in.spec.distribution = "gaussian (tests/test_gpu_backward_decode.cpp)";
-  in.problem = std::move(p);
-  if (mode == conf::Mode::prefill) in.dO = std::move(dO);
-  return in;
+  const testing::StoredCaseKind kind{mode, mode == conf::Mode::prefill, prefill};
+  return testing::stored_case_input(name, std::move(p), dtype, kind, "tests/test_gpu_backward_decode.cpp", std::move(dO));
 }
 
 std::vector<conf::Case> build_all(std::vector<conf::CaseInput> inputs) {
-  std::vector<conf::Case> cases(inputs.size());
-  conf::BuildOptions options;
-  options.suite = "test_gpu_backward_decode";
-  options.suite_seed = testing::session_seed();
-  std::vector<std::thread> pool;
-  const unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
-  std::atomic<std::size_t> next{0};
-  for (unsigned t = 0; t < jobs; ++t)
-    pool.emplace_back([&] {
-      for (std::size_t i = next++; i < inputs.size(); i = next++)
-        cases[i] = conf::build_case_from_inputs(std::move(inputs[i]), options, testing::session_seed());
-    });
-  for (std::thread& t : pool) t.join();
-  return cases;
+  return testing::build_stored_cases(std::move(inputs), "test_gpu_backward_decode");
 }
 
-std::string report_text(const conf::Report& r) {
-  std::ostringstream os;
-  conf::print_report(os, r);
-  return os.str();
-}
-
-void log_verdict(const conf::CaseVerdict& v) {
-  std::cerr << "  " << v.name << ": " << conf::to_string(v.verdict);
-  for (const conf::OutputVerdict& o : v.outputs) std::cerr << "; " << o.output << " ratio " << o.ratio;
-  if (!v.problem.empty()) std::cerr << "; " << v.problem;
-  std::cerr << "\n";
-}
+using testing::log_verdict;
+using testing::report_text;
 
 void expect_all_pass(conf::Implementation& impl, const std::vector<conf::Case>& cases) {
   conf::Report r = conf::run_cases(impl, cases, {});

@@ -32,6 +32,7 @@
 #include "path/gpu/device.hpp"
 #include "path/gpu/forward.hpp"
 #include "support/gpu_device.hpp"
+#include "support/stored_cases.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -64,44 +65,15 @@ class ScopedEnv {
   bool had_ = false;
 };
 
-// As tests/test_gpu_backward_decode.cpp: inputs rounded as a case stores them; expected outputs,
-// baselines and tolerances from build_case_from_inputs.
+// Decode cases after `prefill` tokens, rounded and built as a case file is
+// (tests/support/stored_cases.hpp).
 conf::CaseInput case_input(const std::string& name, Problem<double> p, DType dtype, index_t prefill) {
-  for (auto* t : {&p.q, &p.k, &p.v})
-    for (double& x : *t) x = round_to(x, dtype);
-  for (auto* t : {&p.w, &p.beta, &p.g})
-    for (double& x : *t) x = round_to(x, DType::F32);
-  p.scale = round_to(p.scale, DType::F32);
-  conf::CaseInput in;
-  in.spec.name = name;
-  in.spec.shape = p.shape;
-  in.spec.dtype = dtype;
-  in.spec.gated = p.has_gate();
-  in.spec.gate_convention = p.gate_convention;
-  in.spec.cu_seqlens = p.cu_seqlens;
-  in.spec.mode = conf::Mode::decode;
-  in.spec.prefill_length = prefill;
-  in.spec.gradients = false;
-  in.spec.distribution = "gaussian (tests/test_gpu_decode_fused.cpp)";
-  in.problem = std::move(p);
-  return in;
+  return testing::stored_case_input(name, std::move(p), dtype, {conf::Mode::decode, false, prefill},
+                                    "tests/test_gpu_decode_fused.cpp");
 }
 
 std::vector<conf::Case> build_all(std::vector<conf::CaseInput> inputs) {
-  std::vector<conf::Case> cases(inputs.size());
-  conf::BuildOptions options;
-  options.suite = "test_gpu_decode_fused";
-  options.suite_seed = testing::session_seed();
-  std::vector<std::thread> pool;
-  const unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
-  std::atomic<std::size_t> next{0};
-  for (unsigned t = 0; t < jobs; ++t)
-    pool.emplace_back([&] {
-      for (std::size_t i = next++; i < inputs.size(); i = next++)
-        cases[i] = conf::build_case_from_inputs(std::move(inputs[i]), options, testing::session_seed());
-    });
-  for (std::thread& t : pool) t.join();
-  return cases;
+  return testing::build_stored_cases(std::move(inputs), "test_gpu_decode_fused");
 }
 
 void expect_all_pass(conf::Implementation& impl, const std::vector<conf::Case>& cases, const std::string& what) {
@@ -109,16 +81,10 @@ void expect_all_pass(conf::Implementation& impl, const std::vector<conf::Case>& 
   r.command = "run";
   r.suite = "test_gpu_decode_fused";
   r.implementation = impl.name();
-  for (const conf::CaseVerdict& v : r.cases) {
-    std::cerr << "  [" << what << "] " << v.name << ": " << conf::to_string(v.verdict);
-    for (const conf::OutputVerdict& o : v.outputs) std::cerr << "; " << o.output << " ratio " << o.ratio;
-    if (!v.problem.empty()) std::cerr << "; " << v.problem;
-    std::cerr << "\n";
-  }
-  std::ostringstream os;
-  conf::print_report(os, r);
-  EXPECT_EQ(r.count(conf::Verdict::fail), 0u) << what << "\n" << os.str() << testing::seed_note();
-  EXPECT_EQ(r.count(conf::Verdict::skip), 0u) << what << "\n" << os.str() << testing::seed_note();
+  for (const conf::CaseVerdict& v : r.cases) testing::log_verdict(v, what);
+  const std::string report = testing::report_text(r);
+  EXPECT_EQ(r.count(conf::Verdict::fail), 0u) << what << "\n" << report << testing::seed_note();
+  EXPECT_EQ(r.count(conf::Verdict::skip), 0u) << what << "\n" << report << testing::seed_note();
 }
 
 // GQA with the paper gate and a prefill; varlen (empty and length-1 segments) with the fla gate

@@ -38,6 +38,7 @@
 #include "path/gpu/forward.hpp"
 #include "path/gpu/oracle.hpp"
 #include "support/gpu_device.hpp"
+#include "support/stored_cases.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -100,47 +101,14 @@ void add_edge_cases(Problem<double>& p, Rng& rng) {
 // ---------------------------------------------------------------------------------------------
 // Conformance cases for the kernel under test, and running them through the cuda implementation.
 
-// A forward case from hand-made inputs: q, k, v rounded to the input dtype and w, beta, g, scale
-// to F32 (what a case stores, docs/conformance.md), rounded here with the project's one codec
-// (path::round_to) rather than by the code under test; expected outputs, baselines and tolerances
-// from build_case_from_inputs (the mp100 oracle and the same-precision emulation).
+// A forward case from hand-made inputs, rounded and built as a case file is
+// (tests/support/stored_cases.hpp).
 conf::Case forward_case(const std::string& name, Problem<double> p, DType dtype) {
-  for (auto* t : {&p.q, &p.k, &p.v})
-    for (double& x : *t) x = round_to(x, dtype);
-  for (auto* t : {&p.w, &p.beta, &p.g})
-    for (double& x : *t) x = round_to(x, DType::F32);
-  p.scale = round_to(p.scale, DType::F32);
-  conf::CaseInput in;
-  in.spec.name = name;
-  in.spec.shape = p.shape;
-  in.spec.dtype = dtype;
-  in.spec.gated = p.has_gate();
-  in.spec.gate_convention = p.gate_convention;
-  in.spec.cu_seqlens = p.cu_seqlens;
-  in.spec.mode = conf::Mode::prefill;
-  in.spec.gradients = false;
-  in.spec.distribution = "gaussian with edge cases (tests/test_gpu_forward.cpp)";
-  in.problem = std::move(p);
-  conf::BuildOptions options;
-  options.suite = "test_gpu_forward";
-  options.suite_seed = testing::session_seed();
-  return conf::build_case_from_inputs(std::move(in), options, testing::session_seed());
+  return testing::stored_forward_case(name, std::move(p), dtype, "test_gpu_forward");
 }
 
-std::string report_text(const conf::Report& r) {
-  std::ostringstream os;
-  conf::print_report(os, r);
-  return os.str();
-}
-
-// One line per output for the log: what the judge measured.
-void log_verdict(const conf::CaseVerdict& v) {
-  std::cerr << "  " << v.name << ": " << conf::to_string(v.verdict);
-  for (const conf::OutputVerdict& o : v.outputs)
-    std::cerr << "; " << o.output << " error " << o.error << ", baseline " << o.tolerance.baseline_error << ", ratio "
-              << o.ratio;
-  std::cerr << "\n";
-}
+using testing::log_verdict;
+using testing::report_text;
 
 // Runs the cases through the cuda implementation; every one must pass the judge (a skip is not a
 // pass). The report is printed on failure.

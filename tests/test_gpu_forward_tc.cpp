@@ -23,6 +23,7 @@
 #include "path/gpu/device.hpp"
 #include "path/gpu/forward.hpp"
 #include "support/gpu_device.hpp"
+#include "support/stored_cases.hpp"
 #include "support/random_problem.hpp"
 #include "support/seed.hpp"
 
@@ -64,11 +65,8 @@ class ForcedForward : public conf::Implementation {
   ForwardKernel kernel_;
 };
 
-std::string report_text(const conf::Report& r) {
-  std::ostringstream os;
-  conf::print_report(os, r);
-  return os.str();
-}
+using testing::log_verdict;
+using testing::report_text;
 
 // Every case through the kernel: no failure; at least `min_run` cases ran (not skipped).
 void expect_pass(ForwardKernel k, const std::vector<conf::Case>& cases, std::size_t min_run) {
@@ -76,38 +74,13 @@ void expect_pass(ForwardKernel k, const std::vector<conf::Case>& cases, std::siz
   conf::Report r = conf::run_cases(impl, cases, {});
   r.command = "run";
   r.suite = "test_gpu_forward_tc";
-  for (const conf::CaseVerdict& v : r.cases) {
-    std::cerr << "  [" << gpu::forward_kernel_label(k) << "] " << v.name << ": " << conf::to_string(v.verdict);
-    for (const conf::OutputVerdict& o : v.outputs)
-      std::cerr << "; " << o.output << " error " << o.error << ", baseline " << o.tolerance.baseline_error << ", ratio "
-                << o.ratio;
-    std::cerr << "\n";
-  }
+  for (const conf::CaseVerdict& v : r.cases) log_verdict(v, gpu::forward_kernel_label(k));
   EXPECT_EQ(r.count(conf::Verdict::fail), 0u) << report_text(r) << testing::seed_note();
   EXPECT_GE(r.count(conf::Verdict::pass), min_run) << report_text(r) << testing::seed_note();
 }
 
 conf::Case forward_case(const std::string& name, Problem<double> p, DType dtype) {
-  for (auto* t : {&p.q, &p.k, &p.v})
-    for (double& x : *t) x = round_to(x, dtype);
-  for (auto* t : {&p.w, &p.beta, &p.g})
-    for (double& x : *t) x = round_to(x, DType::F32);
-  p.scale = round_to(p.scale, DType::F32);
-  conf::CaseInput in;
-  in.spec.name = name;
-  in.spec.shape = p.shape;
-  in.spec.dtype = dtype;
-  in.spec.gated = p.has_gate();
-  in.spec.gate_convention = p.gate_convention;
-  in.spec.cu_seqlens = p.cu_seqlens;
-  in.spec.mode = conf::Mode::prefill;
-  in.spec.gradients = false;
-  in.spec.distribution = "gaussian (tests/test_gpu_forward_tc.cpp)";
-  in.problem = std::move(p);
-  conf::BuildOptions options;
-  options.suite = "test_gpu_forward_tc";
-  options.suite_seed = testing::session_seed();
-  return conf::build_case_from_inputs(std::move(in), options, testing::session_seed());
+  return testing::stored_forward_case(name, std::move(p), dtype, "test_gpu_forward_tc");
 }
 
 // ---------------------------------------------------------------------------------------------

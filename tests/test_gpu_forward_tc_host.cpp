@@ -19,6 +19,7 @@
 #include "path/core/rounding.hpp"
 #include "path/forward.hpp"
 #include "support/random_problem.hpp"
+#include "support/stored_cases.hpp"
 #include "support/seed.hpp"
 
 namespace path {
@@ -121,41 +122,16 @@ class TcHost : public conf::Implementation {
 };
 
 conf::Case forward_case(const std::string& name, Problem<double> p, DType dtype) {
-  for (auto* t : {&p.q, &p.k, &p.v})
-    for (double& x : *t) x = round_to(x, dtype);
-  for (auto* t : {&p.w, &p.beta, &p.g})
-    for (double& x : *t) x = round_to(x, DType::F32);
-  p.scale = round_to(p.scale, DType::F32);
-  conf::CaseInput in;
-  in.spec.name = name;
-  in.spec.shape = p.shape;
-  in.spec.dtype = dtype;
-  in.spec.gated = p.has_gate();
-  in.spec.gate_convention = p.gate_convention;
-  in.spec.cu_seqlens = p.cu_seqlens;
-  in.spec.mode = conf::Mode::prefill;
-  in.spec.gradients = false;
-  in.spec.distribution = "gaussian (tests/test_gpu_forward_tc_host.cpp)";
-  in.problem = std::move(p);
-  conf::BuildOptions options;
-  options.suite = "test_gpu_forward_tc_host";
-  options.suite_seed = testing::session_seed();
-  return conf::build_case_from_inputs(std::move(in), options, testing::session_seed());
+  return testing::stored_forward_case(name, std::move(p), dtype, "test_gpu_forward_tc_host");
 }
 
 template <class Impl>
 void judge(const std::vector<conf::Case>& cases) {
   Impl impl;
   conf::Report r = conf::run_cases(impl, cases, {});
-  for (const conf::CaseVerdict& v : r.cases) {
-    std::cerr << "  [" << impl.name() << "] " << v.name << ": " << conf::to_string(v.verdict);
-    for (const conf::OutputVerdict& o : v.outputs) std::cerr << "; " << o.output << " ratio " << o.ratio;
-    std::cerr << "\n";
-  }
-  std::ostringstream os;
-  conf::print_report(os, r);
-  EXPECT_EQ(r.count(conf::Verdict::fail), 0u) << os.str() << testing::seed_note();
-  EXPECT_EQ(r.count(conf::Verdict::pass), cases.size()) << os.str() << testing::seed_note();
+  for (const conf::CaseVerdict& v : r.cases) testing::log_verdict(v, impl.name());
+  EXPECT_EQ(r.count(conf::Verdict::fail), 0u) << testing::report_text(r) << testing::seed_note();
+  EXPECT_EQ(r.count(conf::Verdict::pass), cases.size()) << testing::report_text(r) << testing::seed_note();
 }
 
 // T = 1 (diagonal only), 150 (three blocks, the last short), varlen with an empty and a length-1
