@@ -22,10 +22,6 @@ using path::detail::reject;
 
 namespace {
 
-std::size_t num_sequences(const Shape& s, const std::vector<index_t>& cu) {
-  return cu.empty() ? static_cast<std::size_t>(s.B) : cu.size() - 1;
-}
-
 // The workspace in bytes, and (with base) its pieces in `k`; the device copies of cu_seqlens and
 // the packed bases follow it.
 std::size_t place_workspace(backward_detail::BackwardKernelArgs& k, unsigned char* base,
@@ -42,19 +38,9 @@ std::size_t place_workspace(backward_detail::BackwardKernelArgs& k, unsigned cha
 }  // namespace
 
 void validate_backward_args(const BackwardArgs& a) {
-  path::detail::check_shape(a.shape);
+  check_attention_args(a);  // the forward's problem, o and lse
   const Shape& s = a.shape;
-  check_head_dims(s);
   const DType in = a.q.dtype;
-  check_input_dtype(in);
-  check_view("q", a.q, s.q_size(), in);
-  check_view("k", a.k, s.k_size(), in);
-  check_view("v", a.v, s.v_size(), in);
-  check_view("w", a.w, s.k_size(), DType::F32);
-  check_view("beta", a.beta, s.beta_size(), DType::F32);
-  check_optional_view("g", a.g, s.g_size());
-  check_view("o", a.o, s.o_size(), in);
-  check_view("lse", a.lse, s.lse_size(), DType::F32);
   check_view("do", a.dO, s.o_size(), in);
   check_view("dq", a.dq, s.q_size(), in);
   check_view("dk", a.dk, s.k_size(), in);
@@ -66,9 +52,6 @@ void validate_backward_args(const BackwardArgs& a) {
   } else if (a.dg.data != nullptr || a.dg.numel != 0) {
     reject("dg", "is given but the problem has no gate g (dg exists only for gated problems)");
   }
-  check_scale(a.scale);
-  path::detail::check_cu_seqlens(s, a.cu_seqlens);
-  check_grid(s, num_sequences(s, a.cu_seqlens), !a.cu_seqlens.empty());
 }
 
 std::size_t backward_workspace_bytes(const Shape& s, const std::vector<index_t>& cu_seqlens) {

@@ -12,6 +12,7 @@
 #include "path/gpu/device_buffer.hpp"
 #include "path/gpu/kernel_args.hpp"
 #include "path/problem.hpp"
+#include "path/validate.hpp"
 
 namespace path::gpu::kernel_host {
 
@@ -32,6 +33,30 @@ void check_view(const char* name, const DeviceOutput& t, std::size_t expected, D
 void check_optional_view(const char* name, const DeviceTensor& t, std::size_t expected);
 // scale finite in fp32.
 void check_scale(double scale);
+
+// The checks the forward and the backward make alike on the problem they share (their argument
+// structs name its parts the same): shape, head dims, q's dtype, the views q, k, v, w, beta, g, o
+// and lse, scale, cu_seqlens and the launch grid. The backward checks its own tensors after it.
+template <class Args>
+void check_attention_args(const Args& a) {
+  path::detail::check_shape(a.shape);
+  const Shape& s = a.shape;
+  check_head_dims(s);
+  const DType in = a.q.dtype;
+  check_input_dtype(in);
+  check_view("q", a.q, s.q_size(), in);
+  check_view("k", a.k, s.k_size(), in);
+  check_view("v", a.v, s.v_size(), in);
+  check_view("w", a.w, s.k_size(), DType::F32);
+  check_view("beta", a.beta, s.beta_size(), DType::F32);
+  check_optional_view("g", a.g, s.g_size());
+  check_view("o", a.o, s.o_size(), in);
+  check_view("lse", a.lse, s.lse_size(), DType::F32);
+  check_scale(a.scale);
+  path::detail::check_cu_seqlens(s, a.cu_seqlens);
+  const bool varlen = !a.cu_seqlens.empty();
+  check_grid(s, varlen ? a.cu_seqlens.size() - 1 : static_cast<std::size_t>(s.B), varlen);
+}
 
 // Stream-ordered scratch (cudaMallocAsync / cudaFreeAsync), freed on every path out.
 class StreamScratch {

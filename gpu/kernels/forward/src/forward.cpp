@@ -21,24 +21,7 @@ namespace path::gpu {
 
 using namespace kernel_host;
 
-void validate_forward_args(const ForwardArgs& a) {
-  path::detail::check_shape(a.shape);
-  const Shape& s = a.shape;
-  check_head_dims(s);
-  const DType in = a.q.dtype;
-  check_input_dtype(in);
-  check_view("q", a.q, s.q_size(), in);
-  check_view("k", a.k, s.k_size(), in);
-  check_view("v", a.v, s.v_size(), in);
-  check_view("w", a.w, s.k_size(), DType::F32);
-  check_view("beta", a.beta, s.beta_size(), DType::F32);
-  check_optional_view("g", a.g, s.g_size());
-  check_view("o", a.o, s.o_size(), in);
-  check_view("lse", a.lse, s.lse_size(), DType::F32);
-  check_scale(a.scale);
-  path::detail::check_cu_seqlens(s, a.cu_seqlens);
-  check_grid(s, a.cu_seqlens.empty() ? static_cast<std::size_t>(s.B) : a.cu_seqlens.size() - 1, !a.cu_seqlens.empty());
-}
+void validate_forward_args(const ForwardArgs& a) { check_attention_args(a); }
 
 const char* forward_kernel_label(ForwardKernel k) {
   switch (k) {
