@@ -19,6 +19,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -185,6 +186,32 @@ __global__ void __launch_bounds__(kThreads) prep_q_kernel(DevArgs a) {
 // pairwise, exactly the A fragment of k-block kk of that product used as the next GEMM's left
 // operand: a0 = (C[2kk].c0, c1), a1 = (C[2kk].c2, c3), a2 = (C[2kk+1].c0, c1), a3 = (C[2kk+1].c2, c3).
 
+#if !defined(__CUDACC__)
+// The host shim's model of one MMA's fp32 accumulation, after Fasi, Higham, Mikaitis and Pranesh,
+// "Numerical behavior of NVIDIA tensor cores" (PeerJ CS, 2021): the 16 products (exact: 8- or
+// 11-bit significands) and the accumulator are aligned to the largest magnitude among them, the bits
+// below that term's 24-bit significand are cut off (truncation, not rounding), the aligned terms are
+// summed exactly, and the sum is rounded toward zero to fp32. No extra alignment bits are kept, so
+// the model errs on the pessimistic side of the hardware; it makes the host test see the bias an
+// accumulator holding a large partial sum gives small addends (the kernel's split corrections).
+inline float tensor_core_sum(const double (&terms)[17]) {
+  int emax = INT_MIN;
+  for (double x : terms)
+    if (x != 0.0) {
+      int e = 0;
+      std::frexp(x, &e);  // |x| in [2^(e-1), 2^e)
+      emax = e > emax ? e : emax;
+    }
+  if (emax == INT_MIN) return 0.0f;
+  const double quantum = std::ldexp(1.0, emax - 24);  // the last of 24 bits below the leading one
+  double sum = 0.0;  // exact: at most 17 multiples of quantum below 2^emax
+  for (double x : terms) sum += std::trunc(x / quantum) * quantum;
+  float r = static_cast<float>(sum);
+  if (std::fabs(static_cast<double>(r)) > std::fabs(sum)) r = std::nextafter(r, 0.0f);
+  return r;
+}
+#endif
+
 template <class T>
 __device__ __forceinline__ void mma16816(float (&c)[4], const std::uint32_t (&a)[4], std::uint32_t b0,
                                          std::uint32_t b1) {
@@ -235,9 +262,10 @@ __device__ __forceinline__ void mma16816(float (&c)[4], const std::uint32_t (&a)
   const int g = static_cast<int>(lane / 4), t = static_cast<int>(lane % 4);
   for (int e = 0; e < 4; ++e) {
     const int row = g + 8 * (e / 2), col = 2 * t + e % 2;
-    float s = 0.0f;
-    for (int k = 0; k < 16; ++k) s += A(row, k) * B(k, col);
-    c[e] += s;
+    double terms[17];
+    for (int k = 0; k < 16; ++k) terms[k] = static_cast<double>(A(row, k)) * static_cast<double>(B(k, col));
+    terms[16] = c[e];
+    c[e] = tensor_core_sum(terms);
   }
   __syncwarp();
 #endif
@@ -310,6 +338,23 @@ __device__ __forceinline__ void b_fragments(const float* row, int k0, int t, std
   split_pair<NS>(hi.x, hi.y, &b[0][1], 2);
 }
 
+// c += A B for one k-block: its split products into a freshly zeroed accumulator, then one fp32
+// add (round to nearest) into c. Why not straight into c: the tensor cores align an MMA's products
+// to the largest magnitude among them and the accumulator and truncate (they do not round), so
+// adding the small correction products of a split into an accumulator that already holds the
+// partial dot of all earlier k-blocks loses their low bits with a bias toward zero, once per MMA.
+// In a fresh accumulator the truncation is relative to this k-block's 16-term partial only, and
+// the k-blocks are summed with correctly rounded adds (docs/gpu-fast-forward.md, "MMA operands and
+// accuracy": the lse at large logits).
+template <int NS>
+__device__ __forceinline__ void mma_split_add(float (&c)[4], const std::uint32_t (&a)[NS][4],
+                                              const std::uint32_t (&b)[NS][2]) {
+  float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  mma_split<NS>(part, a, b);
+  PATH_UNROLL
+  for (int e = 0; e < 4; ++e) c[e] += part[e];
+}
+
 // C[BK/8][4] (16 x BK) = X (16 x D) times Bt^T where Bt is a [BK][D + kPadF] fp32 tile.
 template <int D, int NS>
 __device__ __forceinline__ void gemm_x_bt(const float (&X)[D / 8][4], const float* Bt, float (&C)[BK / 8][4], int g,
@@ -326,7 +371,7 @@ __device__ __forceinline__ void gemm_x_bt(const float (&X)[D / 8][4], const floa
     for (int nt = 0; nt < BK / 8; ++nt) {
       std::uint32_t bb[NS][2];
       b_fragments<NS>(Bt + (nt * 8 + g) * (D + kPadF), kk * 16, t, bb);
-      mma_split<NS>(C[nt], xa, bb);
+      mma_split_add<NS>(C[nt], xa, bb);
     }
   }
 }
@@ -515,7 +560,7 @@ __global__ void __launch_bounds__(kThreads) main_kernel(DevArgs a) {
         for (int kk = 0; kk < BK / 16; ++kk) {
           std::uint32_t bb[NS][2];
           b_fragments<NS>(WPs + (nt * 8 + g) * kKeyStride, kk * 16, t, bb);
-          mma_split<NS>(c, ua[kk], bb);
+          mma_split_add<NS>(c, ua[kk], bb);
         }
         PATH_UNROLL
         for (int e = 0; e < 4; ++e) X[nt][e] -= c[e];
