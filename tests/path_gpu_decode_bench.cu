@@ -12,6 +12,10 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <execinfo.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <algorithm>
 #include <cmath>
@@ -166,7 +170,8 @@ int run(int argc, char** argv) {
   const double bw = copy_bandwidth();
   const char* kernel = std::getenv("PATH_GPU_DECODE_KERNEL");
   std::printf("device %s; copy bandwidth (D2D memcpy, read + write) %.1f GB/s; kernel %s; dtype %s; cache %s\n",
-              prop.name, bw * 1e-9, kernel ? kernel : "auto", path::dtype_label(dt), f32_cache ? "fp32" : "input");
+              prop.name, bw * 1e-9, kernel ? kernel : "auto", std::string(path::dtype_label(dt)).c_str(),
+              f32_cache ? "fp32" : "input");  // dtype_label is a string_view: never straight into %s
   std::printf("%-34s %4s %9s %10s %9s %7s\n", "shape", "n", "ms", "MB moved", "GB/s", "% copy");
   std::vector<Shape> shapes = {{64, 32, 32, 64, 4096}, {64, 32, 32, 64, 8192}, {16, 32, 32, 128, 16384}};
   if (quick) shapes = {{8, 32, 32, 64, 4096}};
@@ -184,6 +189,7 @@ int run(int argc, char** argv) {
       if (f32_cache) layout.cache_dtype = DType::F32;
       layout.gated = false;
       layout.scale = 1.0 / std::sqrt(static_cast<double>(s.D));
+      std::fprintf(stderr, "[decode bench] B=%lld D=%lld T=%lld n=%lld: allocate and prefill\n", s.B, s.D, s.T, n);
       path::gpu::DeviceDecodeCache cache(layout);
       {
         Tokens pre = make_tokens(s, s.T, dt, 1000 + n);
@@ -200,6 +206,7 @@ int run(int argc, char** argv) {
       PATH_CUDA_CHECK(cudaEventCreate(&e1));
       std::vector<float> ms;
       double bytes_sum = 0;
+      std::fprintf(stderr, "[decode bench] steps\n");
       for (int r = 0; r < reps + 2; ++r) {
         Tokens tok = make_tokens(s, n, dt, 77 + r);  // fresh random tokens every step
         PATH_CUDA_CHECK(cudaDeviceSynchronize());
@@ -234,7 +241,22 @@ int run(int argc, char** argv) {
   return 0;
 }
 
+// A segmentation fault of this program on the H200 (2026-12-02) left no output and no clue: print
+// the stack (binary(+offset) frames, for addr2line against the unstripped build) before dying.
+void on_fatal_signal(int sig) {
+  void* frames[64];
+  const int n = backtrace(frames, 64);
+  const char msg[] = "path_gpu_decode_bench: fatal signal, stack:\n";
+  (void)!write(2, msg, sizeof msg - 1);
+  backtrace_symbols_fd(frames, n, 2);
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
 int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // every row out at once, whatever happens later
+  std::signal(SIGSEGV, on_fatal_signal);
+  std::signal(SIGBUS, on_fatal_signal);
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {
