@@ -111,6 +111,29 @@ def signature(case: dict, sidecar: dict | None) -> str:
     return "outside the tolerance in " + ",".join(failing)
 
 
+# What happened to a case, one of:
+#   pass          every judged output within tolerance, and the run ended normally
+#   outside       a judged output outside the tolerance (a numerical failure of the peer)
+#   peer error    the peer raised (its message is in the adapter's sidecar): a user gets an exception
+#   no result     no result file: the adapter died in the case, or the run was stopped before it
+#   cut, outputs pass   every judged output within tolerance, but the run as a whole did not end
+#                 normally (pathcheck fails every case of such a run: its time limit, a crash); the
+#                 outputs say nothing wrong about the peer, the verdict is the run's
+# The report must never count a case of the last two kinds as evidence either way.
+CASE_KINDS = ("pass", "outside", "peer error", "no result", "cut, outputs pass")
+
+
+def case_kind(case: dict, sidecar: dict | None) -> str:
+    outs = case.get("outputs", [])
+    if sidecar and sidecar.get("status") == "failed":
+        return "peer error"
+    if not outs or all(o.get("ratio") is None for o in outs):
+        return "no result"
+    if any(o.get("verdict") != "PASS" for o in outs):
+        return "outside"
+    return "pass" if case.get("verdict") == "PASS" else "cut, outputs pass"
+
+
 def failing_outputs_text(case: dict) -> str:
     parts = []
     for o in case.get("outputs", []):
@@ -264,26 +287,27 @@ def main(argv=None) -> int:
       " baseline's, plus a floor of 2 units of the output type).\n")
 
     w("## Verdict\n")
-    w("| run | cases | passed | failed | worst ratio | outputs that failed (cases) | internal lse (diagnostic) |")
-    w("|---|---|---|---|---|---|---|")
+    w("| run | cases | pass | outside the tolerance | peer raised | no result | outputs pass, run cut short |"
+      " worst ratio | outputs outside the tolerance (cases) | internal lse (diagnostic) |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for label, r in runs.items():
         rep = r["report"]
-        s = rep.get("summary", {})
         ratios = [o["ratio"] for c in rep["cases"] for o in c.get("outputs", []) if isinstance(o.get("ratio"), (int, float))]
+        kinds = {k: 0 for k in CASE_KINDS}
         counts = {}
         for c in rep["cases"]:
-            if c.get("verdict") == "PASS":
-                continue
-            outs = [o["output"] for o in c.get("outputs", []) if o.get("verdict") != "PASS"] or ["(no result)"]
-            for o in outs:
-                counts[o] = counts.get(o, 0) + 1
+            kinds[case_kind(c, r["sidecars"].get(c["case"]))] += 1
+            for o in c.get("outputs", []):
+                if o.get("verdict") != "PASS" and o.get("ratio") is not None:
+                    counts[o["output"]] = counts.get(o["output"], 0) + 1
         lse_text = "-"
         if r["lse"]:
             lcases = [c for c in r["lse"]["cases"] if "decode" not in c["case"]]
             lp = sum(1 for c in lcases if c.get("verdict") == "PASS")
             lse_text = f"{lp} of {len(lcases)} prefill cases pass"
-        w(f"| {label} | {s.get('cases', len(rep['cases']))} | {s.get('passed', '?')} | {s.get('failed', '?')} | "
-          f"{fmt(max(ratios)) if ratios else '-'} | {', '.join(f'{k} ({v})' for k, v in counts.items()) or 'none'} | {lse_text} |")
+        w(f"| {label} | {len(rep['cases'])} | {kinds['pass']} | {kinds['outside']} | {kinds['peer error']} |"
+          f" {kinds['no result']} | {kinds['cut, outputs pass']} | {fmt(max(ratios)) if ratios else '-'} |"
+          f" {', '.join(f'{k} ({v})' for k, v in sorted(counts.items())) or 'none'} | {lse_text} |")
     for d, f in fuzz.items():
         rep = f["report"]
         if rep:
@@ -294,7 +318,11 @@ def main(argv=None) -> int:
             w(f"| fuzz {d} | no report (see below) | | | | | |")
     w("")
     w("`fp32` uses Triton's default fp32 dot precision (TF32 on this GPU); `fp32-ieee` the same suite with"
-      " `TRITON_F32_DEFAULT=ieee`. The ratio is error / (baseline error + floor / 2); pass iff ratio <= 2.\n")
+      " `TRITON_F32_DEFAULT=ieee`. The ratio is error / (baseline error + floor / 2); pass iff ratio <= 2."
+      " `no result`: the peer wrote nothing for the case (the adapter died in it, or the run reached its time"
+      " limit first): no statement about the peer. `outputs pass, run cut short`: every judged output is within"
+      " the tolerance, but the run as a whole was stopped (pathcheck then fails every case of the run): evidence"
+      " for the peer on those outputs, not a pass of the run.\n")
 
     w("## The peer and the environment\n")
     for k, text in enumerate(env_texts):
@@ -354,6 +382,10 @@ def main(argv=None) -> int:
                 w("  - the adapter died in this case (a crash or a time-out of the whole run)")
             elif c.get("problem") and not c.get("outputs"):
                 w(f"  - no result: {c['problem'][:300]}")
+            if case_kind(c, side) == "cut, outputs pass":
+                w("  - every judged output is within the tolerance (" +
+                  ", ".join(f"{o['output']} {fmt(o['ratio'])}" for o in c.get("outputs", [])) +
+                  "); the case fails only because the run as a whole was stopped: " + c.get("problem", "")[:160])
             text = failing_outputs_text(c)
             if text:
                 w(f"  - {text}")
@@ -489,12 +521,20 @@ def interpretation(runs: dict, fuzz: dict) -> str:
             for o in c.get("outputs", []):
                 if o.get("verdict") != "PASS" and isinstance(o.get("ratio"), (int, float)):
                     bad.setdefault(o["output"], []).append((o["ratio"], c["case"]))
-        if not errs and not bad:
+        kinds = [case_kind(c, r["sidecars"].get(c["case"])) for c in cases]
+        unjudged = kinds.count("no result")
+        judged_ok = kinds.count("pass") + kinds.count("cut, outputs pass")
+        if not errs and not bad and unjudged == 0:
             lines.append(f"- **{label}**: every case passes on every judged output: within 2x the same-precision"
                          " baseline (o, gradients, key cache), so FLA is as accurate as a correct kernel of that precision"
                          " on these shapes.")
             continue
         parts = []
+        if unjudged:
+            parts.append(f"{unjudged} of {len(cases)} case(s) have no result (the run was stopped at its time limit"
+                         " before the peer wrote them): nothing is claimed about them")
+        if judged_ok:
+            parts.append(f"{judged_ok} case(s) are within the tolerance on every judged output")
         if errs:
             msgs = sorted({(r["sidecars"][c["case"]].get("error") or "")[:120] for c in errs})
             parts.append(f"{len(errs)} case(s) cannot be run at all (the peer raised: " + "; ".join(f"`{m}`" for m in msgs[:4]) +
