@@ -24,6 +24,7 @@
 #include "path/conformance/suite.hpp"
 #include "path/io/problem_file.hpp"
 #include "support/cli.hpp"
+#include "support/kernel_emulated.hpp"
 #include "support/seed.hpp"
 
 namespace path {
@@ -402,30 +403,11 @@ TEST(Baseline, Fp32BaselinesAreCloseAndBf16OnesAreWorse) {
 // the old family put two nearly equal logits on the same side of their fp32 rounding; fp16 and
 // bf16 lse: the old family scored the rounded cache), pass against tolerances made now.
 TEST(Baseline, DecodeFamilyCoversTheGpuStepKernels) {
-  const std::string dir = std::string(PATH_GOLDEN_DIR) + "/../gpu-fuzz-2026-12-02-c/";
-  const struct {
-    const char* file;
-    const char* result;
-    const char* failed;  // the output the stored tolerances reject
-  } cases[] = {
-      {"fp32/fuzz-3942135878589646-625-decode-vs-forward-decode", "fp32", "o"},
-      {"fp16/fuzz-1515097446441344-414-oracle", "fp16", "lse"},
-      {"bf16/fuzz-8195623905174248-721-decode-vs-forward-decode", "bf16", "lse"},
-  };
-  for (const auto& k : cases) {
-    const Case c = read_case(dir + k.file + ".safetensors");
-    std::ifstream in(dir + "kernel-emulated/" + k.result + ".txt");
-    ASSERT_TRUE(in) << k.result;
-    std::string line;
-    std::getline(in, line);  // comment
-    OutputValues r;
-    for (const char* name : {"o", "lse"}) {
-      ASSERT_TRUE(std::getline(in, line)) << k.result;
-      std::istringstream values(line);
-      double x;
-      while (values >> x) r[name].push_back(x);
-      ASSERT_EQ(r[name].size(), c.expected.at(name).size()) << k.result << " " << name;
-    }
+  for (const testing::DecodeReproducer& k : testing::kDecodeReproducers) {
+    const Case c = read_case(testing::decode_reproducers_dir() + k.file + ".safetensors");
+    const OutputValues r = testing::read_kernel_emulated(k.model);
+    for (const char* name : {"o", "lse"})
+      ASSERT_EQ(r.count(name) ? r.at(name).size() : 0, c.expected.at(name).size()) << k.model << " " << name;
     EXPECT_FALSE(assess(r.at(k.failed), c.expected.at(k.failed), c.tolerances.at(k.failed)).pass) << k.file;
     const std::map<std::string, Tolerance> now = case_tolerances(c.input, c.expected, ToleranceModel{});
     for (const char* name : {"o", "lse"}) {

@@ -8,6 +8,7 @@
 #include "arguments.hpp"
 #include "check_command.hpp"
 #include "eval_command.hpp"
+#include "refresh_command.hpp"
 #if PATH_HAVE_PROPERTIES
 #include "fuzz_command.hpp"
 #endif
@@ -34,6 +35,7 @@ const std::vector<Command>& commands() {
       {"validate", "judge a third party's result files against a suite", pathcheck::run_validate},
       {"merge", "merge the JSON reports of a sharded run into one", pathcheck::run_merge},
       {"eval", "evaluate an oracle on a case file", pathcheck::run_eval},
+      {"refresh", "re-derive a suite's tolerances under this pathcheck's tolerance model", pathcheck::run_refresh},
 #if PATH_HAVE_PROPERTIES
       {"fuzz", "property-based fuzzing of an implementation against the oracles", pathcheck::run_fuzz},
 #endif
