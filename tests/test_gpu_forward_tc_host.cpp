@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -41,7 +43,7 @@ std::vector<In> as_input(const std::vector<double>& xs) {
 std::vector<float> as_f32(const std::vector<double>& xs) { return std::vector<float>(xs.begin(), xs.end()); }
 
 // What tc_forward::launch does, with host_shim::launch in place of <<<>>> and host vectors as scratch.
-template <class In, int D, int NS>
+template <class In, int D, int NS, bool PRESPLIT = false>
 ForwardResult<double> tc_host_forward(const Problem<double>& p) {
   const Shape& s = p.shape;
   const std::vector<In> q = as_input<In>(p.q), k = as_input<In>(p.k), v = as_input<In>(p.v);
@@ -89,12 +91,26 @@ ForwardResult<double> tc_host_forward(const Problem<double>& p) {
   d.wpt = wpt.data();
   d.qt = qt.data();
   d.rd = rd.data();
+  // The pre-split planes (what tc_forward::launch allocates when presplit is on).
+  const std::int64_t kt_pairs = static_cast<std::int64_t>(kt.size() / 2), w_pairs = static_cast<std::int64_t>(w.size() / 2);
+  std::vector<std::uint32_t> kt3(PRESPLIT ? tc::kSplitPlanes * kt.size() / 2 : 0), wpt3(kt3.size()),
+      w3(PRESPLIT ? tc::kSplitPlanes * w.size() / 2 : 0);
+  d.kt3 = kt3.data();
+  d.wpt3 = wpt3.data();
+  d.w3 = w3.data();
+  d.kt_plane = kt_pairs;
+  d.w_plane = w_pairs;
   if (nb > 0) {
     const unsigned ub = static_cast<unsigned>(nb);
     shim::launch({ub, static_cast<unsigned>(s.H), 1}, tc::kThreads, tc::prep_kv_bytes<D>(), tc::prep_kv_kernel<In, D>, d);
+    if constexpr (PRESPLIT) {
+      shim::launch({4, 1, 1}, 64, 0, tc::split_planes_kernel, d.kt, d.kt3, kt_pairs);
+      shim::launch({4, 1, 1}, 64, 0, tc::split_planes_kernel, static_cast<const float*>(d.wpt), d.wpt3, kt_pairs);
+      shim::launch({4, 1, 1}, 64, 0, tc::split_planes_kernel, d.w, d.w3, w_pairs);
+    }
     shim::launch({ub, static_cast<unsigned>(s.HQ), 1}, tc::kThreads, tc::prep_q_bytes<D>(), tc::prep_q_kernel<In, D>, d);
-    shim::launch({ub, static_cast<unsigned>(s.HQ), 1}, tc::kThreads, tc::main_shared_bytes<D>(sizeof(In)),
-                 tc::main_kernel<In, D, NS>, d);
+    shim::launch({ub, static_cast<unsigned>(s.HQ), 1}, tc::kThreads, tc::main_shared_bytes<D, NS, PRESPLIT>(sizeof(In)),
+                 tc::main_kernel<In, D, NS, PRESPLIT>, d);
   }
   ForwardResult<double> r{s, {}, {}};
   for (In x : o) r.o.push_back(gpu::lowp_math::to_acc(x));
@@ -185,6 +201,25 @@ TEST(TcForwardHost, LargeLogitsPassTheJudge) {
     cases.push_back(forward_case(spec.name, std::move(in.problem), spec.dtype));
   }
   judge<TcHost<3>>(cases);
+}
+
+// The pre-split variant (split_planes_kernel once, b_planes in the main kernel) computes what the
+// default computes, bit for bit: same terms, same MMAs in the same order. Checked on a three-block
+// GQA case per head dim (the W planes of every row, the K~ and W' planes of every block).
+TEST(TcForwardHost, PresplitIsBitwiseTheSame) {
+  auto rng = testing::rng_for("tc-host-presplit");
+  for (index_t D : {index_t{64}, index_t{128}}) {
+    const Problem<double> p = testing::random_problem({{1, 150, 2, 1, D, D}, true, GateConvention::paper, {}}, rng);
+    const ForwardResult<double> a = D == 64 ? tc_host_forward<__nv_bfloat16, 64, 3>(p) : tc_host_forward<__nv_bfloat16, 128, 3>(p);
+    const ForwardResult<double> b =
+        D == 64 ? tc_host_forward<__nv_bfloat16, 64, 3, true>(p) : tc_host_forward<__nv_bfloat16, 128, 3, true>(p);
+    ASSERT_EQ(a.o.size(), b.o.size());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < a.o.size(); ++i) differ += std::memcmp(&a.o[i], &b.o[i], sizeof(double)) != 0;
+    for (std::size_t i = 0; i < a.lse.size(); ++i) differ += std::memcmp(&a.lse[i], &b.lse[i], sizeof(double)) != 0;
+    EXPECT_EQ(differ, 0u) << "D = " << D << testing::seed_note();
+    EXPECT_TRUE(std::isfinite(a.lse.front()) && std::isfinite(a.o.back())) << "D = " << D;
+  }
 }
 
 // Two terms: reported, not required (the lse ratio is what decides the default split).

@@ -66,6 +66,14 @@ int tc_split_terms() {
   if (e == "1" || e == "2" || e == "3") return e[0] - '0';
   throw std::invalid_argument("PATH_GPU_FORWARD_TC_SPLIT=" + e + ": expected 1, 2 or 3");
 }
+// PATH_GPU_FORWARD_TC_PRESPLIT = 1: the tensor-core kernel with pre-split operand planes (the same
+// results bit for bit; not yet measured on a GPU, so off by default); 0 or unset: off.
+bool tc_presplit() {
+  const char* env = std::getenv("PATH_GPU_FORWARD_TC_PRESPLIT");
+  if (!env || !*env || std::string(env) == "0") return false;
+  if (std::string(env) == "1") return true;
+  throw std::invalid_argument("PATH_GPU_FORWARD_TC_PRESPLIT=" + std::string(env) + ": expected 0 or 1");
+}
 }  // namespace
 
 void lowp_forward_device(const ForwardArgs& a) {
@@ -136,6 +144,7 @@ void lowp_forward_device(const ForwardArgs& a) {
     }
     ta.blocks = tc_forward::make_blocks(batch, begin, length, s.T);
     ta.split_terms = tc_split_terms();
+    ta.presplit = tc_presplit();
     tc_forward::launch(ta, stream);
     return;
   }

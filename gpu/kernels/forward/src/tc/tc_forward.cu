@@ -22,40 +22,62 @@ void set_shared(Kernel kernel, std::size_t bytes) {
   PATH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
 
-template <class In, int D, int NS>
-void launch_typed(const DevArgs& d, std::int64_t num_blocks, cudaStream_t stream) {
+void launch_split_planes(const float* src, std::uint32_t* planes, std::int64_t pairs, cudaStream_t stream) {
+  const unsigned threads = 256;
+  const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((pairs + threads - 1) / threads, 65535));
+  split_planes_kernel<<<blocks, threads, 0, stream>>>(src, planes, pairs);
+  PATH_CUDA_CHECK_LAUNCH("tc_forward::split_planes_kernel");
+}
+
+template <class In, int D, int NS, bool PRESPLIT>
+void launch_typed(const DevArgs& d, std::int64_t num_blocks, std::int64_t w_pairs, cudaStream_t stream) {
   const dim3 block(kThreads);
   const dim3 grid_kv(static_cast<unsigned>(num_blocks), static_cast<unsigned>(d.H));
   const dim3 grid_q(static_cast<unsigned>(num_blocks), static_cast<unsigned>(d.HQ));
   const std::size_t kv_bytes = prep_kv_bytes<D>(), q_bytes = prep_q_bytes<D>();
-  const std::size_t main_bytes = main_shared_bytes<D>(sizeof(In));
+  const std::size_t main_bytes = main_shared_bytes<D, NS, PRESPLIT>(sizeof(In));
   set_shared(prep_kv_kernel<In, D>, kv_bytes);
   set_shared(prep_q_kernel<In, D>, q_bytes);
-  set_shared(main_kernel<In, D, NS>, main_bytes);
+  set_shared(main_kernel<In, D, NS, PRESPLIT>, main_bytes);
   prep_kv_kernel<In, D><<<grid_kv, block, kv_bytes, stream>>>(d);
   PATH_CUDA_CHECK_LAUNCH("tc_forward::prep_kv_kernel");
+  if constexpr (PRESPLIT) {
+    launch_split_planes(d.kt, d.kt3, d.kt_plane, stream);
+    launch_split_planes(d.wpt, d.wpt3, d.kt_plane, stream);
+    launch_split_planes(d.w, d.w3, w_pairs, stream);
+  }
   prep_q_kernel<In, D><<<grid_q, block, q_bytes, stream>>>(d);
   PATH_CUDA_CHECK_LAUNCH("tc_forward::prep_q_kernel");
-  main_kernel<In, D, NS><<<grid_q, block, main_bytes, stream>>>(d);
+  main_kernel<In, D, NS, PRESPLIT><<<grid_q, block, main_bytes, stream>>>(d);
   PATH_CUDA_CHECK_LAUNCH("tc_forward::main_kernel");
 }
 
-template <class In, int D>
-void launch_split(const DevArgs& d, std::int64_t nb, int ns, cudaStream_t stream) {
+template <class In, int D, bool PRESPLIT>
+void launch_split(const DevArgs& d, std::int64_t nb, std::int64_t w_pairs, int ns, cudaStream_t stream) {
   switch (ns) {
-    case 1: return launch_typed<In, D, 1>(d, nb, stream);
-    case 2: return launch_typed<In, D, 2>(d, nb, stream);
-    case 3: return launch_typed<In, D, 3>(d, nb, stream);
+    case 1: return launch_typed<In, D, 1, PRESPLIT>(d, nb, w_pairs, stream);
+    case 2: return launch_typed<In, D, 2, PRESPLIT>(d, nb, w_pairs, stream);
+    case 3: return launch_typed<In, D, 3, PRESPLIT>(d, nb, w_pairs, stream);
     default: break;
   }
   throw std::logic_error("tc_forward: split_terms " + std::to_string(ns) + " is not 1, 2 or 3");
 }
 
 template <class In>
-void launch_dim(const DevArgs& d, std::int64_t D, std::int64_t nb, int ns, cudaStream_t stream) {
-  if (D == 64) return launch_split<In, 64>(d, nb, ns, stream);
-  if (D == 128) return launch_split<In, 128>(d, nb, ns, stream);
-  throw std::logic_error("tc_forward: D = " + std::to_string(D) + " is not 64 or 128");
+void launch_dim(const DevArgs& d, const TcArgs& a, std::int64_t nb, std::int64_t w_pairs, cudaStream_t stream) {
+  const int ns = a.split_terms;
+  if (a.D == 64) return a.presplit ? launch_split<In, 64, true>(d, nb, w_pairs, ns, stream)
+                                   : launch_split<In, 64, false>(d, nb, w_pairs, ns, stream);
+  if (a.D == 128) return a.presplit ? launch_split<In, 128, true>(d, nb, w_pairs, ns, stream)
+                                    : launch_split<In, 128, false>(d, nb, w_pairs, ns, stream);
+  throw std::logic_error("tc_forward: D = " + std::to_string(a.D) + " is not 64 or 128");
+}
+
+// Rows of w the kernels read: up to the end of the last block (blocks lie in row order).
+std::int64_t rows_read(const std::vector<TcBlock>& blocks) {
+  std::int64_t rows = 0;
+  for (const TcBlock& b : blocks) rows = std::max(rows, b.row0 + b.len);
+  return rows;
 }
 
 }  // namespace
@@ -103,6 +125,14 @@ void launch(const TcArgs& a, cudaStream_t stream) {
   sizing.take<float>(unb * a.H * BK * D);
   sizing.take<float>(unb * a.HQ * BK * D);
   sizing.take<float>(unb * a.HQ * BK * BK);
+  // The pre-split planes: kSplitPlanes x (K~, W'^T: each half the fp32 array's words; w likewise).
+  const std::int64_t w_pairs = rows_read(a.blocks) * a.H * a.D / 2;
+  const std::size_t kt_pairs = unb * a.H * BK * D / 2;
+  if (a.presplit) {
+    sizing.take<std::uint32_t>(kSplitPlanes * kt_pairs);
+    sizing.take<std::uint32_t>(kSplitPlanes * kt_pairs);
+    sizing.take<std::uint32_t>(kSplitPlanes * static_cast<std::size_t>(w_pairs));
+  }
   kernel_host::StreamScratch scratch(sizing.bytes(), stream);
   kernel_host::ScratchLayout lay(static_cast<unsigned char*>(scratch.get()));
   DevArgs d{};
@@ -111,6 +141,13 @@ void launch(const TcArgs& a, cudaStream_t stream) {
   d.wpt = lay.take<float>(unb * a.H * BK * D);
   d.qt = lay.take<float>(unb * a.HQ * BK * D);
   d.rd = lay.take<float>(unb * a.HQ * BK * BK);
+  if (a.presplit) {
+    d.kt3 = lay.take<std::uint32_t>(kSplitPlanes * kt_pairs);
+    d.wpt3 = lay.take<std::uint32_t>(kSplitPlanes * kt_pairs);
+    d.w3 = lay.take<std::uint32_t>(kSplitPlanes * static_cast<std::size_t>(w_pairs));
+    d.kt_plane = static_cast<std::int64_t>(kt_pairs);
+    d.w_plane = w_pairs;
+  }
   // From pageable memory: cudaMemcpyAsync returns once the source has been staged, so a.blocks
   // may go away afterwards (forward.cpp copies cu_seqlens the same way).
   PATH_CUDA_CHECK(cudaMemcpyAsync(blocks, a.blocks.data(), unb * sizeof(TcBlock), cudaMemcpyHostToDevice, stream));
@@ -129,8 +166,8 @@ void launch(const TcArgs& a, cudaStream_t stream) {
   d.o = a.o;
   d.lse = a.lse;
   switch (a.in_type) {
-    case DType::BF16: return launch_dim<__nv_bfloat16>(d, a.D, nb, a.split_terms, stream);
-    case DType::F16: return launch_dim<__half>(d, a.D, nb, a.split_terms, stream);
+    case DType::BF16: return launch_dim<__nv_bfloat16>(d, a, nb, w_pairs, stream);
+    case DType::F16: return launch_dim<__half>(d, a, nb, w_pairs, stream);
     default: break;
   }
   throw std::logic_error("tc_forward: input dtype " + std::string(dtype_label(a.in_type)) + " is not bf16 or fp16");

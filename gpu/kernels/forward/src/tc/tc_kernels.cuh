@@ -59,6 +59,13 @@ struct DevArgs {
   float* wpt;  // [block][H][D][BK]   W'^T
   float* qt;   // [block][HQ][BK][D]  Q~
   float* rd;   // [block][HQ][BK][BK] diagonal raw logits r_ij at [i][j], j <= i
+  // The pre-split variant (main_kernel<..., PRESPLIT = true>): K~, W'^T and W once as kSplitPlanes
+  // planes of bf16 pairs (split_planes_kernel), plane s at base + s * *_plane words, each plane the
+  // fp32 array's layout with two adjacent elements per 32-bit word.
+  std::uint32_t* kt3;
+  std::uint32_t* wpt3;
+  std::uint32_t* w3;
+  i64 kt_plane, w_plane;  // words per plane (wpt3's plane is kt_plane)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -297,7 +304,7 @@ __device__ __forceinline__ std::uint32_t pack_in(float lo, float hi) {
 // (x0, x1) as NS bf16 pairs: x = t0 + t1 + ... (each term the bf16 rounding of what remains; the
 // remainders are exact in fp32).
 template <int NS>
-__device__ __forceinline__ void split_pair(float x0, float x1, std::uint32_t* out, int stride) {
+__device__ __forceinline__ void split_pair(float x0, float x1, std::uint32_t* out, i64 stride) {
   PATH_UNROLL
   for (int s = 0; s < NS; ++s) {
     const __nv_bfloat162 v = __floats2bfloat162_rn(x0, x1);
@@ -355,10 +362,43 @@ __device__ __forceinline__ void mma_split_add(float (&c)[4], const std::uint32_t
   for (int e = 0; e < 4; ++e) c[e] += part[e];
 }
 
-// C[BK/8][4] (16 x BK) = X (16 x D) times Bt^T where Bt is a [BK][D + kPadF] fp32 tile.
-template <int D, int NS>
-__device__ __forceinline__ void gemm_x_bt(const float (&X)[D / 8][4], const float* Bt, float (&C)[BK / 8][4], int g,
-                                          int t) {
+// ---------------------------------------------------------------------------------------------
+// Pre-split operands (docs/gpu-fast-forward.md, "pre-split planes"). The main kernel's B operands
+// K~, W and W' are fp32 values that every warp of every CTA split into bf16 terms again and again
+// (ncu, 2026-12-02: the integer/logic pipe the busiest, 255 registers). Split once instead:
+// split_planes_kernel writes the three terms of split_pair<3> of each adjacent pair (x0, x1) as
+// plane s, word i = bf16x2 term s of (src[2i], src[2i + 1]). split_pair<NS> for NS < 3 yields the
+// first NS of those same terms, so the main kernel reading NS planes computes bit for bit what it
+// computes splitting on the fly (TcForwardHost.PresplitIsBitwiseTheSame).
+constexpr int kSplitPlanes = 3;
+
+__global__ void split_planes_kernel(const float* __restrict__ src, std::uint32_t* __restrict__ planes, i64 pairs) {
+  for (i64 i = blockIdx.x * static_cast<i64>(blockDim.x) + threadIdx.x; i < pairs;
+       i += static_cast<i64>(gridDim.x) * blockDim.x)
+    split_pair<kSplitPlanes>(src[2 * i], src[2 * i + 1], planes + i, pairs);
+}
+
+// Shared-memory row stride (words) of a plane tile whose rows hold `words` words: + 4, so that the
+// 8 rows x 4 consecutive words a B fragment load touches fall in 32 different banks.
+__host__ __device__ constexpr int plane_stride(int words) { return words + 4; }
+
+// The B fragment (NS terms) at row n of a plane tile (plane s at P + s * plane, rows `stride` words
+// apart), k offset k0 + 2t and k0 + 2t + 8: words k0/2 + t and k0/2 + t + 4 of the row.
+template <int NS>
+__device__ __forceinline__ void b_planes(const std::uint32_t* P, int plane, int stride, int n, int k0, int t,
+                                         std::uint32_t (&b)[NS][2]) {
+  PATH_UNROLL
+  for (int sp = 0; sp < NS; ++sp) {
+    const std::uint32_t* row = P + sp * plane + n * stride + k0 / 2 + t;
+    b[sp][0] = row[0];
+    b[sp][1] = row[4];
+  }
+}
+// C[BK/8][4] (16 x BK) = X (16 x D) times B^T, B's fragments from fetch(n, k0, bb): B row n
+// (n = nt * 8 + g), k offset k0 (b_fragments of an fp32 [BK][D + kPadF] tile, or b_planes).
+template <int D, int NS, class Fetch>
+__device__ __forceinline__ void gemm_x_bt(const float (&X)[D / 8][4], const Fetch& fetch, float (&C)[BK / 8][4],
+                                          int g) {
   PATH_UNROLL
   for (int nt = 0; nt < BK / 8; ++nt)
     PATH_UNROLL
@@ -370,7 +410,7 @@ __device__ __forceinline__ void gemm_x_bt(const float (&X)[D / 8][4], const floa
     PATH_UNROLL
     for (int nt = 0; nt < BK / 8; ++nt) {
       std::uint32_t bb[NS][2];
-      b_fragments<NS>(Bt + (nt * 8 + g) * (D + kPadF), kk * 16, t, bb);
+      fetch(nt * 8 + g, kk * 16, bb);
       mma_split_add<NS>(C[nt], xa, bb);
     }
   }
@@ -435,12 +475,22 @@ __device__ __forceinline__ void softmax_pv(float (&S)[BK / 8][4], RowState& st, 
   }
 }
 
-template <int D>
-constexpr std::size_t main_shared_bytes(std::size_t in_size) {
-  return (2 * BK * (D + kPadF) + D * kKeyStride + BK) * sizeof(float) + D * kKeyStride * in_size;
+// Words of the operand tiles K~, W (each [BK][D]) and W'^T ([D][BK]) in shared memory: fp32 with
+// padding, or NS planes of bf16 pairs (PRESPLIT).
+template <int D, int NS, bool PRESPLIT>
+__host__ __device__ constexpr std::size_t operand_tile_words() {
+  if constexpr (PRESPLIT)
+    return static_cast<std::size_t>(NS) * (2 * BK * plane_stride(D / 2) + D * plane_stride(BK / 2));
+  else
+    return 2 * BK * (D + kPadF) + D * kKeyStride;
 }
 
-template <class In, int D, int NS>
+template <int D, int NS = 3, bool PRESPLIT = false>
+constexpr std::size_t main_shared_bytes(std::size_t in_size) {
+  return (operand_tile_words<D, NS, PRESPLIT>() + BK) * sizeof(float) + D * kKeyStride * in_size;
+}
+
+template <class In, int D, int NS, bool PRESPLIT = false>
 __global__ void __launch_bounds__(kThreads) main_kernel(DevArgs a) {
   const In* __restrict__ v = static_cast<const In*>(a.v);
   // Blocks in reverse: the CTAs with the longest scans (a sequence's last blocks) start first.
@@ -451,10 +501,17 @@ __global__ void __launch_bounds__(kThreads) main_kernel(DevArgs a) {
   const int rows[2] = {warp * 16 + g, warp * 16 + g + 8};
 
   PATH_DYNAMIC_SHARED(raw);
-  float* Ks = reinterpret_cast<float*>(raw);  // [BK][D + kPadF]  K~_m
-  float* Ws = Ks + BK * (D + kPadF);          // [BK][D + kPadF]  W_m
-  float* WPs = Ws + BK * (D + kPadF);         // [D][kKeyStride]  W'_m^T
-  float* Gs = WPs + D * kKeyStride;           // [BK]             G_j of the staged block
+  // fp32 tiles: K~_m, W_m [BK][D + kPadF], W'_m^T [D][kKeyStride]; pre-split: NS planes each of
+  // K~_m, W_m [BK][plane_stride(D / 2)] and W'_m^T [D][plane_stride(BK / 2)] words.
+  [[maybe_unused]] float* Ks = reinterpret_cast<float*>(raw);
+  [[maybe_unused]] float* Ws = Ks + BK * (D + kPadF);
+  [[maybe_unused]] float* WPs = Ws + BK * (D + kPadF);
+  [[maybe_unused]] std::uint32_t* Kp = reinterpret_cast<std::uint32_t*>(raw);
+  constexpr int kRow = plane_stride(D / 2), kPlaneK = BK * kRow;  // K~ and W planes
+  constexpr int wRow = plane_stride(BK / 2), kPlaneW = D * wRow;  // W'^T planes
+  [[maybe_unused]] std::uint32_t* Wp = Kp + NS * kPlaneK;
+  [[maybe_unused]] std::uint32_t* WPp = Wp + NS * kPlaneK;
+  float* Gs = reinterpret_cast<float*>(raw) + operand_tile_words<D, NS, PRESPLIT>();  // [BK] G_j
   In* Vt = reinterpret_cast<In*>(Gs + BK);    // [D][kKeyStride]  V_m^T
 
   RowState st;
@@ -516,7 +573,25 @@ __global__ void __launch_bounds__(kThreads) main_kernel(DevArgs a) {
   for (int m = static_cast<int>(b) - 1; m >= blk.first; --m) {
     const TcBlock bm = a.blocks[m];  // a full block (only the last block of a sequence is short)
     __syncthreads();                 // the previous block's tiles are no longer read
-    {
+    if constexpr (PRESPLIT) {
+      // NS planes of each operand, 4 words at a time (every row is a multiple of 4 words).
+      const i64 kv = (static_cast<i64>(m) * a.H + h) * BK * D / 2;
+      for (int sp = 0; sp < NS; ++sp) {
+        const uint4* kt = reinterpret_cast<const uint4*>(a.kt3 + sp * a.kt_plane + kv);
+        const uint4* wp = reinterpret_cast<const uint4*>(a.wpt3 + sp * a.kt_plane + kv);
+        for (int idx = threadIdx.x; idx < BK * D / 8; idx += blockDim.x) {
+          const int r = idx / (D / 8), c = idx % (D / 8);
+          *reinterpret_cast<uint4*>(Kp + sp * kPlaneK + r * kRow + 4 * c) = kt[idx];
+          const uint4* wr = reinterpret_cast<const uint4*>(a.w3 + sp * a.w_plane + ((bm.row0 + r) * a.H + h) * D / 2);
+          *reinterpret_cast<uint4*>(Wp + sp * kPlaneK + r * kRow + 4 * c) = wr[c];
+        }
+        for (int idx = threadIdx.x; idx < D * BK / 8; idx += blockDim.x) {
+          const int d = idx / (BK / 8), c = idx % (BK / 8);
+          *reinterpret_cast<uint4*>(WPp + sp * kPlaneW + d * wRow + 4 * c) = wp[idx];
+        }
+      }
+      stage_v_g(bm);
+    } else {
       const float4* kt = reinterpret_cast<const float4*>(a.kt + (static_cast<i64>(m) * a.H + h) * BK * D);
       const float4* wp = reinterpret_cast<const float4*>(a.wpt + (static_cast<i64>(m) * a.H + h) * D * BK);
       for (int idx = threadIdx.x; idx < BK * D / 4; idx += blockDim.x) {
@@ -534,9 +609,22 @@ __global__ void __launch_bounds__(kThreads) main_kernel(DevArgs a) {
       stage_v_g(bm);
     }
     __syncthreads();
+    // B fragments of K~, W (row n = key, k = d) and W'^T (row n = d, k = key).
+    auto fetch_k = [&](int n, int k0, std::uint32_t (&bb)[NS][2]) {
+      if constexpr (PRESPLIT) b_planes<NS>(Kp, kPlaneK, kRow, n, k0, t, bb);
+      else b_fragments<NS>(Ks + n * (D + kPadF), k0, t, bb);
+    };
+    auto fetch_w = [&](int n, int k0, std::uint32_t (&bb)[NS][2]) {
+      if constexpr (PRESPLIT) b_planes<NS>(Wp, kPlaneK, kRow, n, k0, t, bb);
+      else b_fragments<NS>(Ws + n * (D + kPadF), k0, t, bb);
+    };
+    auto fetch_wp = [&](int n, int k0, std::uint32_t (&bb)[NS][2]) {
+      if constexpr (PRESPLIT) b_planes<NS>(WPp, kPlaneW, wRow, n, k0, t, bb);
+      else b_fragments<NS>(WPs + n * kKeyStride, k0, t, bb);
+    };
 
     float S[BK / 8][4];
-    gemm_x_bt<D, NS>(X, Ks, S, g, t);
+    gemm_x_bt<D, NS>(X, fetch_k, S, g);
     PATH_UNROLL
     for (int nt = 0; nt < BK / 8; ++nt)
       PATH_UNROLL
@@ -549,7 +637,7 @@ __global__ void __launch_bounds__(kThreads) main_kernel(DevArgs a) {
     if (m > blk.first) {
       // X <- X - (X W_m^T) W'_m: U = X W^T (16 x BK), then per 8 columns of D, X -= U W'.
       float U[BK / 8][4];
-      gemm_x_bt<D, NS>(X, Ws, U, g, t);
+      gemm_x_bt<D, NS>(X, fetch_w, U, g);
       std::uint32_t ua[BK / 16][NS][4];
       PATH_UNROLL
       for (int kk = 0; kk < BK / 16; ++kk) a_fragments<NS>(U, kk, ua[kk]);
@@ -559,7 +647,7 @@ __global__ void __launch_bounds__(kThreads) main_kernel(DevArgs a) {
         PATH_UNROLL
         for (int kk = 0; kk < BK / 16; ++kk) {
           std::uint32_t bb[NS][2];
-          b_fragments<NS>(WPs + (nt * 8 + g) * kKeyStride, kk * 16, t, bb);
+          fetch_wp(nt * 8 + g, kk * 16, bb);
           mma_split_add<NS>(c, ua[kk], bb);
         }
         PATH_UNROLL
