@@ -89,7 +89,7 @@ PROGRAMS=(test_gpu_forward test_gpu_forward_tc test_gpu_backward_decode test_gpu
 # The GPU test programs of the tests phase, and the small every-path cases the sanitizers run.
 GPU_TESTS=(test_gpu_forward test_gpu_forward_tc test_gpu_backward_decode test_gpu_decode_fused)
 SAN_TARGETS=(test_gpu_forward:GpuSmall.* test_gpu_backward_decode:GpuSmallBackwardDecode.*
-             "test_gpu_forward_tc:Shapes/TcShapes.TensorCoreAndPlainPass/T65_*"
+             "test_gpu_forward_tc:Shapes/TcShapes.TensorCoreAndPlainPass/T65_*:TcPresplit.*"
              "test_gpu_decode_fused:Dtypes/GpuFusedDecode.PassesTheConformanceJudgeFusedAndPlain/bf16")
 declare -A BIN=()
 build() {

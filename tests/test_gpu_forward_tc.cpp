@@ -121,6 +121,34 @@ TEST(ForwardDispatch, ResolveFollowsArgumentThenEnvironment) {
 
 class TcQuickSuite : public ::testing::TestWithParam<DType> {};
 
+// The opt-in pre-split variant (PATH_GPU_FORWARD_TC_PRESPLIT=1, docs/gpu-fast-forward.md) must
+// give the default's o and lse bit for bit on the GPU too (the host shim shows it for the source;
+// this shows it for the compiled kernels: staging, bank layout, no race). No reference needed.
+TEST(TcPresplit, IsBitwiseTheDefault) {
+  PATH_REQUIRE_GPU();
+  if (const std::string why = gpu::tensor_core_cannot_run(args_for(DType::BF16, 64, 64)); !why.empty())
+    GTEST_SKIP() << why;
+  const struct {
+    index_t T, HQ, H, D;
+    std::vector<index_t> cu;
+  } shapes[] = {{330, 4, 2, 64, {0, 0, 1, 70, 200, 330}}, {200, 2, 1, 128, {}}};
+  for (const auto& sh : shapes)
+    for (DType dt : {DType::BF16, DType::F16}) {
+      auto rng = testing::rng_for("gpu-tc-presplit-" + std::to_string(sh.D));
+      const Problem<double> p =
+          testing::random_problem({{1, sh.T, sh.HQ, sh.H, sh.D, sh.D}, true, GateConvention::paper, sh.cu}, rng);
+      ::unsetenv("PATH_GPU_FORWARD_TC_PRESPLIT");
+      const ForwardResult<double> a = gpu::lowp_forward(p, dt, ForwardKernel::tensor_core);
+      ::setenv("PATH_GPU_FORWARD_TC_PRESPLIT", "1", 1);
+      const ForwardResult<double> b = gpu::lowp_forward(p, dt, ForwardKernel::tensor_core);
+      ::unsetenv("PATH_GPU_FORWARD_TC_PRESPLIT");
+      std::size_t differ = 0;
+      for (std::size_t i = 0; i < a.o.size(); ++i) differ += !(a.o[i] == b.o[i]);  // NaN (unwritten) differs too
+      for (std::size_t i = 0; i < a.lse.size(); ++i) differ += !(a.lse[i] == b.lse[i]);
+      EXPECT_EQ(differ, 0u) << "D = " << sh.D << " " << dtype_label(dt) << testing::seed_note();
+    }
+}
+
 TEST_P(TcQuickSuite, ForwardCasesPass) {
   PATH_REQUIRE_GPU();
   const std::vector<conf::CaseSpec> all = conf::suite_specs("quick", GetParam());
