@@ -41,6 +41,9 @@
 #                         stage is used as it is (the tests point it at a fake FLA)
 #   --curve-Ts LIST       the curve's T values (default 1,16,64,256,1024,4096,16384)
 #   --adapter-args ARGS   more arguments for run_fla.py (the tests: --device cpu)
+#   --triton-cache TGZ    a Triton cache an earlier run brought back ($OUT/triton-cache.tar.gz),
+#                         unpacked before the suites: FLA's kernels are then not compiled again (the
+#                         06:20 run of 2026-12-02 lost most of its budget to compilation)
 # Environment: OUT (default ./fla-out). Exit status 0 when the script ran (whatever the verdicts), 2 on
 # a bad command line, 1 when setup failed (FLA cannot be imported).
 set -uo pipefail
@@ -51,6 +54,7 @@ OUT=${OUT:-$ROOT/fla-out}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
+TRITON_TGZ=""
 PATHCHECK="" GPU_LONG="" STAGES="setup,suites,fuzz,curve" DTYPES="bf16,fp16,fp32" BUDGET=540
 FUZZ_SECONDS=60 WORKERS=3 SEED=20261202 SUITE=standard JOBS=$(nproc 2>/dev/null || echo 4) PY=python3
 WHEELS=$ROOT/.deps/wheels SITE=${TMPDIR:-/tmp}/fla-site SITE_GIVEN=0 ADAPTER_ARGS="" CURVE_TS=1,16,64,256,1024,4096,16384
@@ -71,6 +75,7 @@ while [ $# -gt 0 ]; do
     --site) SITE=$2; SITE_GIVEN=1; shift 2 ;;
     --curve-Ts) CURVE_TS=$2; shift 2 ;;
     --adapter-args) ADAPTER_ARGS=$2; shift 2 ;;
+    --triton-cache) TRITON_TGZ=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fla-validate: unknown argument $1 (--help)" >&2; exit 2 ;;
   esac
@@ -91,6 +96,13 @@ left() { echo $(( BUDGET - $(elapsed) )); }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fla-validate.XXXXXX")/fla-validation
 mkdir -p "$WORK"/{reports,results,cases,fuzz,logs,curve}
 CACHE=$ROOT/build-fla
+mkdir -p "$CACHE"
+# Every stage (suites, fuzz servers, curve) shares one compiled-kernel cache; fp32-ieee has its own.
+export TRITON_CACHE_DIR=$CACHE/triton-cache
+if [ -n "$TRITON_TGZ" ]; then
+  if tar xzf "$TRITON_TGZ" -C "$CACHE" 2>/dev/null; then echo "fla-validate: Triton cache from $TRITON_TGZ"
+  else echo "fla-validate: --triton-cache $TRITON_TGZ: cannot unpack (ignored; kernels compile anew)"; fi
+fi
 mkdir -p "$CACHE"
 export TRITON_CACHE_DIR=$CACHE/triton-cache PYTHONUNBUFFERED=1
 exec > >(tee -a "$OUT/log.txt") 2>&1
@@ -340,6 +352,18 @@ if [ -n "$CIPID" ]; then
 fi
 pack
 
+# The Triton cache back to the caller (at most 15 MiB: the device returns files up to 16 MiB), for
+# the next run's --triton-cache.
+caches=$(cd "$CACHE" && ls -d triton-cache triton-cache-ieee 2>/dev/null)
+if [ -n "$caches" ] && tar czf "$OUT/triton-cache.tar.gz" -C "$CACHE" $caches 2>/dev/null; then
+  size=$(stat -c %s "$OUT/triton-cache.tar.gz")
+  if [ "$size" -gt $((15 << 20)) ]; then
+    rm -f "$OUT/triton-cache.tar.gz"
+    row triton-cache SKIPPED "$((size >> 20)) MiB packed: over the 15 MiB a returned file may have"
+  else
+    row triton-cache ok "$((size >> 10)) KiB in triton-cache.tar.gz (next run: --triton-cache)"
+  fi
+fi
 say "done in $(elapsed) s"
 pack
 echo
