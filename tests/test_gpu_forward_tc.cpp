@@ -4,7 +4,7 @@
 //  - everywhere: the dispatcher's refusals and reasons (dtype, head dims, D != Dv, no device), the
 //    PATH_GPU_FORWARD_KERNEL values;
 //  - on a GPU (sm_90): the quick suite's forward cases in bf16 and fp16, and hand-made cases with
-//    lengths across several 64-token blocks (T = 1, 63, 64, 65, 200, 1000 at D = 64, 520 at D = 128), D = 64 and 128, GQA,
+//    lengths across several 64-token blocks (T = 1, 63, 64, 65, 200, 600 at D = 64, 520 at D = 128), D = 64 and 128, GQA,
 //    varlen (empty and length-1 sequences), both gate conventions and no gate, each run through the
 //    tensor-core kernel and the plain kernel. Outputs are poisoned (NaN) before every run.
 // Without a device the GPU tests skip with the reason (PATH_GPU_REQUIRE_DEVICE=1: fail instead).
@@ -186,7 +186,9 @@ std::vector<TcCase> tc_cases() {
   std::vector<TcCase> out;
   for (index_t T : {1, 63, 64, 65, 200})
     for (index_t D : {64, 128}) out.push_back({T, 2, 1, D, T % 2 == 1, T == 65 ? GateConvention::fla : GateConvention::paper, {}});
-  out.push_back({1000, 1, 1, 64, true, GateConvention::fla, {}});
+  // 10 blocks, the last short. Was T = 1000: its mp100 reference took over 60 s of a shared H200
+  // machine's CPU and the test never finished inside a call (2026-12-02); 600 costs a third of it.
+  out.push_back({600, 1, 1, 64, true, GateConvention::fla, {}});
   out.push_back({520, 1, 1, 128, false, GateConvention::paper, {}});  // 9 blocks; T = 1000 at D = 128 costs minutes of mp100
   out.push_back({330, 4, 2, 64, true, GateConvention::paper, {0, 0, 1, 70, 200, 330}});
   out.push_back({330, 4, 2, 128, true, GateConvention::fla, {0, 129, 129, 130, 330}});
