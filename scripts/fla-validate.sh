@@ -41,9 +41,10 @@
 #                         stage is used as it is (the tests point it at a fake FLA)
 #   --curve-Ts LIST       the curve's T values (default 1,16,64,256,1024,4096,16384)
 #   --adapter-args ARGS   more arguments for run_fla.py (the tests: --device cpu)
-#   --triton-cache TGZ    a Triton cache an earlier run brought back ($OUT/triton-cache.tar.gz),
-#                         unpacked before the suites: FLA's kernels are then not compiled again (the
-#                         06:20 run of 2026-12-02 lost most of its budget to compilation)
+#   --triton-cache TGZ    a Triton cache an earlier run brought back ('DIR/triton-cache.tgz.part-*',
+#                         quoted: the parts in order), unpacked before the suites: FLA's kernels are
+#                         then neither compiled nor autotuned again (the 06:20 run of 2026-12-02 lost
+#                         most of its budget to that)
 # Environment: OUT (default ./fla-out). Exit status 0 when the script ran (whatever the verdicts), 2 on
 # a bad command line, 1 when setup failed (FLA cannot be imported).
 set -uo pipefail
@@ -99,8 +100,9 @@ CACHE=$ROOT/build-fla
 mkdir -p "$CACHE"
 # Every stage (suites, fuzz servers, curve) shares one compiled-kernel cache; fp32-ieee has its own.
 export TRITON_CACHE_DIR=$CACHE/triton-cache
-if [ -n "$TRITON_TGZ" ]; then
-  if tar xzf "$TRITON_TGZ" -C "$CACHE" 2>/dev/null; then echo "fla-validate: Triton cache from $TRITON_TGZ"
+if [ -n "$TRITON_TGZ" ]; then  # one tarball, or the parts a glob names (in order)
+  # shellcheck disable=SC2086  # the glob is meant to expand
+  if cat $TRITON_TGZ 2>/dev/null | tar xz -C "$CACHE" 2>/dev/null; then echo "fla-validate: Triton cache from $TRITON_TGZ"
   else echo "fla-validate: --triton-cache $TRITON_TGZ: cannot unpack (ignored; kernels compile anew)"; fi
 fi
 mkdir -p "$CACHE"
@@ -352,17 +354,21 @@ if [ -n "$CIPID" ]; then
 fi
 pack
 
-# The Triton cache back to the caller (at most 15 MiB: the device returns files up to 16 MiB), for
-# the next run's --triton-cache.
+# The Triton cache (compiled kernels and, FLA_CACHE_RESULTS being FLA's default, its autotuning
+# results) back to the caller for the next run's --triton-cache: the device returns at most 8 files
+# of 16 MiB, and this script writes 4 (summary, env, log, the tarball), so the packed cache goes in
+# at most 3 parts of 15 MiB (triton-cache.tgz.part-aa, -ab, -ac), or not at all.
 caches=$(cd "$CACHE" && ls -d triton-cache triton-cache-ieee 2>/dev/null)
-if [ -n "$caches" ] && tar czf "$OUT/triton-cache.tar.gz" -C "$CACHE" $caches 2>/dev/null; then
-  size=$(stat -c %s "$OUT/triton-cache.tar.gz")
-  if [ "$size" -gt $((15 << 20)) ]; then
-    rm -f "$OUT/triton-cache.tar.gz"
-    row triton-cache SKIPPED "$((size >> 20)) MiB packed: over the 15 MiB a returned file may have"
+rm -f "$OUT"/triton-cache.tgz.part-*
+if [ -n "$caches" ] && tar czf "$WORK/triton-cache.tgz" -C "$CACHE" $caches 2>/dev/null; then
+  size=$(stat -c %s "$WORK/triton-cache.tgz")
+  if [ "$size" -gt $((45 << 20)) ]; then
+    row triton-cache SKIPPED "$((size >> 20)) MiB packed: more than 3 returned files of 15 MiB"
   else
-    row triton-cache ok "$((size >> 10)) KiB in triton-cache.tar.gz (next run: --triton-cache)"
+    split -b 15M "$WORK/triton-cache.tgz" "$OUT/triton-cache.tgz.part-"
+    row triton-cache ok "$((size >> 10)) KiB in $(ls "$OUT"/triton-cache.tgz.part-* | wc -l) part(s) (next run: --triton-cache 'DIR/triton-cache.tgz.part-*')"
   fi
+  rm -f "$WORK/triton-cache.tgz"
 fi
 say "done in $(elapsed) s"
 pack
