@@ -181,12 +181,17 @@ std::vector<conf::Case> small_cases(bool few = false) {
 
 TEST(TcForwardHost, ThreeTermSplitPassesTheJudge) { judge<TcHost<3>>(small_cases()); }
 
-// The standard suite's large-logit forward case (s049: T = 200, D = 128, fla gate, q and k drawn
-// with sigma 4, raw logits of a few hundred) and its D = 64 twin, fresh draws. On the H200 the
-// kernel's lse failed it (ratio 3.0) while every split product went into one running accumulator;
-// with the shim's truncating MMA (tensor_core_sum) this test fails that way too, and passes with
-// the per-k-block accumulators (mma_split_add).
-TEST(TcForwardHost, LargeLogitsPassTheJudge) {
+// The standard suite's large-logit case (s049: T = 200, D = 128, fla gate, q and k drawn with
+// sigma 4, raw logits of a few hundred) and its D = 64 twin, fresh draws, judged. On the H200 the
+// kernel's lse failed s049 (ratio 3.0) while every split product went into one running
+// accumulator. Under the shim's truncating MMA (tensor_core_sum) the judge catches that only on
+// some draws (lse ratios 1.9-2.4 with the old accumulation), so LargeLogitLseIsFp32Accurate below
+// holds the kernel to its design target instead: with NS = 3 the GEMMs are about fp32-accurate
+// (docs/gpu-fast-forward.md, 24 significant bits in three 8-bit terms), so lse's rms error relative
+// to rms |lse| must stay within a few units of 2^-24. Measured on the D = 128 draw (seeds 11, 22,
+// 33): 1.22-1.35 units with the per-k-block accumulators, 5.0-5.9 with one running accumulator (no
+// bias: truncation of the signed correction terms loses bits both ways). The bound is 3.
+std::vector<conf::Case> large_logit_cases() {
   std::vector<conf::Case> cases;
   for (index_t D : {index_t{64}, index_t{128}}) {
     conf::CaseSpec spec;
@@ -200,7 +205,27 @@ TEST(TcForwardHost, LargeLogitsPassTheJudge) {
     conf::CaseInput in = conf::draw_inputs(spec, rng());
     cases.push_back(forward_case(spec.name, std::move(in.problem), spec.dtype));
   }
-  judge<TcHost<3>>(cases);
+  return cases;
+}
+
+TEST(TcForwardHost, LargeLogitsPassTheJudge) { judge<TcHost<3>>(large_logit_cases()); }
+
+TEST(TcForwardHost, LargeLogitLseIsFp32Accurate) {
+  const conf::Case c = large_logit_cases().back();  // D = 128
+  const ForwardResult<double> r = tc_host_forward<__nv_bfloat16, 128, 3>(c.input.problem);
+  const std::vector<double>& exact = c.expected.at("lse");
+  ASSERT_EQ(r.lse.size(), exact.size());
+  double err2 = 0, ref2 = 0;
+  for (std::size_t i = 0; i < exact.size(); ++i) {
+    const double e = round_to(r.lse[i], DType::F32) - exact[i];
+    err2 += e * e;
+    ref2 += exact[i] * exact[i];
+  }
+  ASSERT_GT(ref2, 0.0);
+  const double units = std::sqrt(err2 / ref2) / 0x1p-24;  // rms relative error in units of 2^-24
+  std::cerr << "  [tc-host-NS3] large-logit lse: rms relative error " << units << " x 2^-24\n";
+  EXPECT_LE(units, 3.0) << "the split GEMMs are no longer fp32-accurate (the truncating accumulation of one "
+                           "running accumulator gives 5-6)" << testing::seed_note();
 }
 
 // The pre-split variant (split_planes_kernel once, b_planes in the main kernel) computes what the
