@@ -108,7 +108,9 @@ std::string cannot_run_reason(DType in_type, std::int64_t D, std::int64_t Dv) {
     (void)cudaGetLastError();
     return "cannot query the shared-memory limit";
   }
-  const std::size_t need = D == 64 ? main_shared_bytes<64>(2) : main_shared_bytes<128>(2);
+  // The larger of the two variants (PATH_GPU_FORWARD_TC_PRESPLIT picks one at launch) at NS = 3.
+  const std::size_t need = D == 64 ? std::max(main_shared_bytes<64>(2), main_shared_bytes<64, 3, true>(2))
+                                   : std::max(main_shared_bytes<128>(2), main_shared_bytes<128, 3, true>(2));
   if (static_cast<std::size_t>(optin) < need) return "device shared memory per block below " + std::to_string(need);
   return {};
 }

@@ -199,8 +199,9 @@ __global__ void __launch_bounds__(kThreads) prep_q_kernel(DevArgs a) {
 // 11-bit significands) and the accumulator are aligned to the largest magnitude among them, the bits
 // below that term's 24-bit significand are cut off (truncation, not rounding), the aligned terms are
 // summed exactly, and the sum is rounded toward zero to fp32. No extra alignment bits are kept, so
-// the model errs on the pessimistic side of the hardware; it makes the host test see the bias an
-// accumulator holding a large partial sum gives small addends (the kernel's split corrections).
+// the model errs on the pessimistic side of the hardware; it makes the host test see what an
+// accumulator holding a large partial sum does to small addends (the kernel's split corrections):
+// their low bits are cut off.
 inline float tensor_core_sum(const double (&terms)[17]) {
   int emax = INT_MIN;
   for (double x : terms)
@@ -349,8 +350,10 @@ __device__ __forceinline__ void b_fragments(const float* row, int k0, int t, std
 // add (round to nearest) into c. Why not straight into c: the tensor cores align an MMA's products
 // to the largest magnitude among them and the accumulator and truncate (they do not round), so
 // adding the small correction products of a split into an accumulator that already holds the
-// partial dot of all earlier k-blocks loses their low bits with a bias toward zero, once per MMA.
-// In a fresh accumulator the truncation is relative to this k-block's 16-term partial only, and
+// partial dot of all earlier k-blocks cuts off their low bits, once per MMA (not a bias: the
+// corrections have either sign; under the shim's model lse's rms error grows about 4x, see
+// TcForwardHost.LargeLogitLseIsFp32Accurate). In a fresh accumulator the truncation is relative to
+// this k-block's 16-term partial only, and
 // the k-blocks are summed with correctly rounded adds (docs/gpu-fast-forward.md, "MMA operands and
 // accuracy": the lse at large logits).
 template <int NS>
@@ -394,6 +397,7 @@ __device__ __forceinline__ void b_planes(const std::uint32_t* P, int plane, int 
     b[sp][1] = row[4];
   }
 }
+
 // C[BK/8][4] (16 x BK) = X (16 x D) times B^T, B's fragments from fetch(n, k0, bb): B row n
 // (n = nt * 8 + g), k offset k0 (b_fragments of an fp32 [BK][D + kPadF] tile, or b_planes).
 template <int D, int NS, class Fetch>
