@@ -32,7 +32,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -43,11 +42,12 @@
 #include <vector>
 
 #include "drift_stats.hpp"
-#include "path/core/rounding.hpp"
+#include "host_support.hpp"  // upload_as, download_as: the kernels' own host-device conversions
 #include "path/gpu/cuda_check.hpp"
 #include "path/gpu/decode.hpp"
 #include "path/gpu/device.hpp"
 #include "path/gpu/device_buffer.hpp"
+#include "path/gpu/forward.hpp"
 #include "path/gpu/oracle.hpp"
 #include "path/io/safetensors.hpp"
 #include "support/random_problem.hpp"
@@ -191,25 +191,15 @@ std::vector<double> transpose(const std::vector<double>& x, index_t outer, index
   return r;
 }
 
-// The drawn problem with w, beta, g and the scale already as the kernels take them (fp32); q, k, v are
-// rounded per config (rounded_inputs).
+// The drawn problem, in double; each config rounds it as the kernels take it (gpu::rounded_problem:
+// q, k, v to the input dtype, w, beta, g and the scale to fp32).
 Problem<double> draw(const Options& opt, std::uint64_t seed) {
   testing::ProblemSpec spec;
   spec.shape = Shape{opt.B, opt.T, opt.HQ, opt.H, opt.D, opt.D};
   spec.gate = opt.gate != "none";
   spec.convention = opt.gate == "fla" ? GateConvention::fla : GateConvention::paper;
   random::Rng rng(seed);
-  Problem<double> p = testing::random_problem(spec, rng);
-  p.scale = round_to(p.scale, DType::F32);  // the kernels take the scale as fp32
-  for (auto* t : {&p.w, &p.beta, &p.g})
-    for (double& x : *t) x = round_to(x, DType::F32);
-  return p;
-}
-
-Problem<double> rounded_inputs(Problem<double> p, DType t) {
-  for (auto* x : {&p.q, &p.k, &p.v})
-    for (double& e : *x) e = round_to(e, t);
-  return p;
+  return testing::random_problem(spec, rng);
 }
 
 // Tokens [0, L) of every sequence.
@@ -267,41 +257,6 @@ Exact exact_decode(const Problem<double>& p, const std::vector<index_t>& checkpo
   return e;
 }
 
-// Host values (already of type t) as the device's bytes of t, and back.
-std::vector<unsigned char> encode(const std::vector<double>& x, DType t) {
-  const std::size_t size = dtype_size(t);
-  std::vector<unsigned char> bytes(x.size() * size);
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    if (t == DType::F32) {
-      const std::uint32_t b = encode_fp32(x[i]);
-      std::memcpy(&bytes[i * size], &b, size);
-    } else {
-      const std::uint16_t b = t == DType::BF16 ? encode_bf16(x[i]) : encode_fp16(x[i]);
-      std::memcpy(&bytes[i * size], &b, size);
-    }
-  }
-  return bytes;
-}
-
-std::vector<double> download_doubles(const void* device, std::size_t n, DType t) {
-  const std::size_t size = dtype_size(t);
-  std::vector<unsigned char> bytes(n * size);
-  if (n > 0) PATH_CUDA_CHECK(cudaMemcpy(bytes.data(), device, bytes.size(), cudaMemcpyDeviceToHost));
-  std::vector<double> x(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (t == DType::F32) {
-      std::uint32_t b = 0;
-      std::memcpy(&b, &bytes[i * size], size);
-      x[i] = decode_fp32(b);
-    } else {
-      std::uint16_t b = 0;
-      std::memcpy(&b, &bytes[i * size], size);
-      x[i] = t == DType::BF16 ? decode_bf16(b) : decode_fp16(b);
-    }
-  }
-  return x;
-}
-
 // A tensor on the device, step-major: `row` elements (B x heads x dim) per token.
 struct StepArray {
   gpu::detail::DeviceBuffer buf;
@@ -315,7 +270,7 @@ struct StepArray {
 
 StepArray upload_step_major(const std::vector<double>& x, const Shape& s, index_t width, DType t) {
   StepArray a;
-  a.buf = gpu::detail::upload(encode(transpose(x, s.B, s.T, width), t));
+  a.buf = gpu::kernel_host::upload_as(transpose(x, s.B, s.T, width), t);
   a.dtype = t;
   a.row = static_cast<std::size_t>(s.B * width);
   return a;
@@ -405,7 +360,7 @@ void run_config(const Options& opt, const Config& c, const Problem<double>& p, c
     PATH_CUDA_CHECK(cudaDeviceSynchronize());  // errors of the running kernels surface here
     decode_s += seconds_since(t0);
     const std::vector<double> keys = cache.download_keys();
-    const std::vector<double> got_o = download_doubles(o.get(), static_cast<std::size_t>(L) * o_row, in);
+    const std::vector<double> got_o = gpu::kernel_host::download_as(o, static_cast<std::size_t>(L) * o_row, in);
     const drift::CheckpointStats st = drift::checkpoint_stats(keys, exact.cache.at(L), got_o, exact.o,
                                                               static_cast<index_t>(o_row), L, opt.window, in,
                                                               c.cache_dtype());
@@ -465,7 +420,7 @@ int run(const Options& opt) {
   io::TensorFile dump;
   for (const Config& c : opt.configs) {
     if (exact.count(c.input)) continue;
-    const Problem<double> p = rounded_inputs(drawn, c.input);
+    const Problem<double> p = gpu::rounded_problem(drawn, c.input);
     exact[c.input] = exact_decode(p, opt.checkpoints, c.input);
     if (!opt.dump.empty()) add_to_dump(dump, c.input, p, exact[c.input]);
   }
@@ -495,7 +450,7 @@ int run(const Options& opt) {
     info.HQ = opt.HQ;
     info.D = opt.D;
     info.seed = seed;
-    run_config(opt, c, rounded_inputs(drawn, c.input), exact.at(c.input), info, csv);
+    run_config(opt, c, gpu::rounded_problem(drawn, c.input), exact.at(c.input), info, csv);
   }
   std::printf("wrote %s (%.1f s in all)\n", opt.out.c_str(), seconds_since(t_start));
   return 0;
