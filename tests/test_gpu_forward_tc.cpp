@@ -22,6 +22,7 @@
 #include "path/core/rounding.hpp"
 #include "path/gpu/device.hpp"
 #include "path/gpu/forward.hpp"
+#include "support/compare.hpp"
 #include "support/gpu_device.hpp"
 #include "support/stored_cases.hpp"
 #include "support/random_problem.hpp"
@@ -142,10 +143,8 @@ TEST(TcPresplit, IsBitwiseTheDefault) {
       ::setenv("PATH_GPU_FORWARD_TC_PRESPLIT", "1", 1);
       const ForwardResult<double> b = gpu::lowp_forward(p, dt, ForwardKernel::tensor_core);
       ::unsetenv("PATH_GPU_FORWARD_TC_PRESPLIT");
-      std::size_t differ = 0;
-      for (std::size_t i = 0; i < a.o.size(); ++i) differ += !(a.o[i] == b.o[i]);  // NaN (unwritten) differs too
-      for (std::size_t i = 0; i < a.lse.size(); ++i) differ += !(a.lse[i] == b.lse[i]);
-      EXPECT_EQ(differ, 0u) << "D = " << sh.D << " " << dtype_label(dt) << testing::seed_note();
+      EXPECT_EQ(testing::bitwise_differences(a.o, b.o) + testing::bitwise_differences(a.lse, b.lse), 0u)
+          << "D = " << sh.D << " " << dtype_label(dt) << testing::seed_note();
     }
 }
 

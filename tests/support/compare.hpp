@@ -1,5 +1,6 @@
 #pragma once
 // Error measures used by the tests: maximum absolute error and the ulp distance in double.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -26,6 +27,17 @@ double max_abs(const std::vector<B>& xs) {
   double m = 0;
   for (const B& x : xs) m = std::max(m, std::abs(to_double(x)));
   return m;
+}
+
+// Elements of a and b that are not the same double bit for bit, a NaN counting as different even
+// from itself (an output a kernel never wrote is NaN-poisoned in both runs); when the sizes differ,
+// every element of the longer.
+inline std::size_t bitwise_differences(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return std::max(a.size(), b.size());
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    n += std::isnan(a[i]) || std::memcmp(&a[i], &b[i], sizeof(double)) != 0;
+  return n;
 }
 
 // Distance in units in the last place between two finite doubles (0 for equal values).

@@ -7,7 +7,6 @@
 #include <sstream>
 #include <string>
 
-#include "path/conformance/case.hpp"
 #include "path/conformance/reference_outputs.hpp"
 
 namespace path::testing {
