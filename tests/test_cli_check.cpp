@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using testing::run_pathcheck;
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+using testing::q;
 
 class CliCheck : public ::testing::Test {
  protected:

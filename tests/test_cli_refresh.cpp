@@ -22,7 +22,7 @@ using namespace conformance;
 using testing::run_pathcheck;
 using testing::TempDir;
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+using testing::q;
 
 class Refresh : public ::testing::Test {
  protected:

@@ -29,7 +29,7 @@ using testing::run_pathcheck;
 using testing::TempDir;
 
 // One shell word, whatever the text holds.
-std::string q(const std::string& s) { return adapters::shell_quote(s); }
+using testing::q;
 
 std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;

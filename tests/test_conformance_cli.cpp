@@ -25,7 +25,7 @@ using namespace conformance;
 using testing::run_pathcheck;
 using testing::TempDir;
 
-std::string q(const std::string& s) { return "'" + s + "'"; }
+using testing::q;
 
 class ConformanceCli : public ::testing::Test {
  protected:

@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include "path/adapters/external_command.hpp"
+
 namespace path::testing {
 
 struct CommandResult {
@@ -21,6 +23,10 @@ inline std::string pathcheck_binary() {
   const char* bin = std::getenv("PATHCHECK_BIN");
   return bin ? bin : "";
 }
+
+// A path or argument as one word of a shell command line: the command adapter's own quoting (every
+// test that includes this header links it, path_add_test).
+inline std::string q(const std::string& s) { return adapters::shell_quote(s); }
 
 inline CommandResult run_pathcheck(const std::string& args) {
   const std::string command = "'" + pathcheck_binary() + "' " + args + " 2>&1";
