@@ -295,7 +295,7 @@ Case build_case_from_inputs(CaseInput input, const BuildOptions& options, std::u
       if (!std::isfinite(x)) throw std::runtime_error("case " + spec.name + ": the oracle's " + name + " is not finite");
     c.expected[name] = e;
   }
-  c.tolerances = case_tolerances(c.input, expected, options.tolerance);  // docs/tolerance.md
+  derive_tolerances(c, options.tolerance);  // docs/tolerance.md
   c.provenance["suite"] = options.suite;
   c.provenance["seed"] = std::to_string(options.suite_seed);
   c.provenance["case_seed"] = std::to_string(seed);
@@ -303,10 +303,14 @@ Case build_case_from_inputs(CaseInput input, const BuildOptions& options, std::u
   c.provenance["oracle_block"] = std::to_string(options.oracle.block);
   c.provenance["oracle_precision"] = "mp100";
   c.provenance["oracle_description"] = oracle_description(options.oracle);
-  c.provenance["baseline"] = baseline_description(spec);
-  c.provenance["tolerance_model"] = tolerance_model_description();
   c.provenance["generator"] = "pathcheck gen (format " + std::to_string(kCaseFormatVersion) + ")";
   return c;
+}
+
+void derive_tolerances(Case& c, const ToleranceModel& model) {
+  c.tolerances = case_tolerances(c.input, c.expected, model);
+  c.provenance["baseline"] = baseline_description(c.spec());
+  c.provenance["tolerance_model"] = tolerance_model_description();
 }
 
 Case build_case(const CaseSpec& spec, const BuildOptions& options) {

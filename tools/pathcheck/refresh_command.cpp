@@ -19,7 +19,7 @@
 #include "command_options.hpp"
 #include "path/conformance/case.hpp"
 #include "path/conformance/manifest.hpp"
-#include "path/conformance/reference_outputs.hpp"
+#include "path/conformance/suite.hpp"
 #include "path/conformance/tolerance.hpp"
 #include "path/io/safetensors.hpp"
 
@@ -87,9 +87,7 @@ int run_refresh(const std::vector<std::string>& args) {
   for (const std::string& name : m.cases) {
     pc::Case c = pc::read_case(pc::case_path(src, name));
     const std::map<std::string, pc::Tolerance> before = c.tolerances;
-    c.tolerances = pc::case_tolerances(c.input, c.expected, model_of(c));
-    c.provenance["baseline"] = pc::baseline_description(c.spec());
-    c.provenance["tolerance_model"] = pc::tolerance_model_description();
+    pc::derive_tolerances(c, model_of(c));
     c.provenance["refreshed_from"] = c.provenance["generator"] + ", " + src;
     c.provenance["generator"] = "pathcheck refresh (format " + std::to_string(pc::kCaseFormatVersion) + ")";
     pc::write_case(pc::case_path(out, name), c, true);

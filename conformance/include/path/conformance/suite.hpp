@@ -58,6 +58,10 @@ struct BuildOptions {
 Case build_case(const CaseSpec& spec, const BuildOptions& options);
 // The same from given inputs (tests use this to build cases by hand).
 Case build_case_from_inputs(CaseInput input, const BuildOptions& options, std::uint64_t seed);
+// c's tolerances from its inputs and expected outputs under `model` (case_tolerances: the baseline
+// family, row scales, floors), with the provenance that says how they were made (baseline,
+// tolerance_model): what gen stores, and what pathcheck refresh recomputes for a kept case.
+void derive_tolerances(Case& c, const ToleranceModel& model);
 
 // Builds the cases on `jobs` threads (at least 1); on_done(index, case) is called for each case as
 // it is finished, one call at a time. The first exception thrown by a build or by on_done is
