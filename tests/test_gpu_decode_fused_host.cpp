@@ -5,7 +5,8 @@
 // orders (the fused step applies the transforms to the key, the plain one to the query) and round
 // to the input type, so they agree to a few units of the input type's rounding, not bitwise; an
 // indexing, masking or split-merging error shows as a difference of order one. Several splits
-// (small split length), an empty cache, chunks of 1, 2, 5 and 16 tokens, GQA, both gate conventions
+// (small split length) and one split per kv head (every tile through one block: the ring of
+// streamed rows wraps around), an empty cache, chunks of 1, 2, 5 and 16 tokens, GQA, both gate conventions
 // and no gate, D != Dv, every input dtype, and the fp32 cache of bf16/fp16 inputs.
 // And judged: decode cases from an empty cache (prefill 0: every row comes from a fused step) through
 // the conformance judge, chunks of 1, 2, 5 and 16 tokens.
@@ -68,10 +69,15 @@ struct Layout {
   bool fla;
 };
 
+// How the fused step splits the cache: the shortest splits (one tile of kGroups keys each: many
+// blocks, the split merge exercised) or one split per (sequence, kv head) (every tile of the cache
+// through one block: the ring of streamed rows wraps around, as on a GPU with long caches).
+enum class Splits { shortest, one };
+
 // One step from the same state through both implementations; returns false (with failures added)
 // on disagreement.
 template <class In, class KC>
-void compare_step(const Layout& L, double tol, unsigned seed) {
+void compare_step(const Layout& L, double tol, unsigned seed, Splits splits) {
   std::mt19937 gen(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::uniform_real_distribution<float> unif(0.0f, 1.0f);
@@ -140,7 +146,8 @@ void compare_step(const Layout& L, double tol, unsigned seed) {
     } else {
       fdk::FusedPlan f;
       std::string why;
-      ASSERT_TRUE(fdk::plan_fused(a, 1 << 20, f, &why, fdk::kGroups)) << why;
+      const bool one = splits == Splits::one;
+      ASSERT_TRUE(fdk::plan_fused(a, one ? 1 : 1 << 20, f, &why, one ? 1 << 30 : fdk::kGroups)) << why;
       std::cerr << "  [B=" << L.B << " HQ=" << L.HQ << " H=" << L.H << " D=" << L.D << " Dv=" << L.Dv
                 << " n0=" << L.n0 << " n=" << L.n << "] fused splits " << f.splits << " of " << f.split_len << "\n";
       st.partials.assign(fdk::fused_workspace_floats(a, f), nan);
@@ -201,12 +208,15 @@ void run_all() {
       {1, 4, 2, 16, 16, 100, 5, true, false},  // a chunk inside a split
       {1, 2, 1, 64, 64, 40, 16, true, true},   // a 16-token chunk crossing a split boundary
       {1, 1, 1, 128, 128, 33, 3, false, false},
+      {1, 1, 1, 64, 64, 300, 1, true, false},  // 10 tiles of 32 keys: with one split, the ring wraps
   };
   unsigned seed = 1234;
-  for (const Layout& L : layouts) {
-    SCOPED_TRACE("n0=" + std::to_string(L.n0) + " n=" + std::to_string(L.n) + " D=" + std::to_string(L.D));
-    compare_step<In, KC>(L, tolerance<In>(), seed++);
-  }
+  for (const Layout& L : layouts)
+    for (const Splits splits : {Splits::shortest, Splits::one}) {
+      SCOPED_TRACE("n0=" + std::to_string(L.n0) + " n=" + std::to_string(L.n) + " D=" + std::to_string(L.D) +
+                   (splits == Splits::one ? " one split" : " shortest splits"));
+      compare_step<In, KC>(L, tolerance<In>(), seed++, splits);
+    }
 }
 
 TEST(HostFusedDecode, Bf16AgreesWithThePlainStep) { run_all<__nv_bfloat16, __nv_bfloat16>(); }

@@ -20,6 +20,12 @@ struct DeviceLauncher {
   template <class Grid, class Kernel, class... Args>
   void operator()(const char* name, Grid g, unsigned threads, std::size_t shared_bytes, Kernel kernel,
                   const Args&... args) const {
+    if (shared_bytes > 48 * 1024) {  // beyond the default: the kernel opts in (the fused step's ring)
+      const std::string what = std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize) of ") + name;
+      path::gpu::detail::check_cuda(
+          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)),
+          what.c_str(), __FILE__, __LINE__);
+    }
     kernel<<<dim3(g.x, g.y, g.z), threads, shared_bytes, stream>>>(args...);
     const std::string what = std::string("launch of ") + name + " (cudaGetLastError)";
     path::gpu::detail::check_cuda(cudaGetLastError(), what.c_str(), __FILE__, __LINE__);
@@ -40,16 +46,40 @@ void launch(const DecodeKernelArgs& a, bool prefill, cudaStream_t stream) {
                          " is not one of bf16, fp16, fp32");
 }
 
-// Blocks the fused step aims for (splits of the cache fill the rest): 8 per multiprocessor.
+int device_attribute(cudaDeviceAttr attribute, const char* what) {
+  int device = 0, value = 0;
+  path::gpu::detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice", __FILE__, __LINE__);
+  path::gpu::detail::check_cuda(cudaDeviceGetAttribute(&value, attribute, device), what, __FILE__, __LINE__);
+  return value;
+}
+
+// Blocks the fused step aims for (splits of the cache fill the rest): 24 per multiprocessor, about
+// 8 waves of the 3 blocks that fit one at D = 64, so the last, partial wave costs little.
 int fused_target_blocks() {
   static const int target = [] {
-    int device = 0, sms = 0;
-    path::gpu::detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice", __FILE__, __LINE__);
-    path::gpu::detail::check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device),
-                                  "cudaDeviceGetAttribute(MultiProcessorCount)", __FILE__, __LINE__);
-    return 8 * (sms > 0 ? sms : 1);
+    const int sms = device_attribute(cudaDevAttrMultiProcessorCount, "cudaDeviceGetAttribute(MultiProcessorCount)");
+    return 24 * (sms > 0 ? sms : 1);
   }();
   return target;
+}
+
+// The most dynamic shared memory a block may opt in to on this device.
+std::size_t shared_optin_bytes() {
+  static const std::size_t bytes = static_cast<std::size_t>(
+      device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)"));
+  return bytes;
+}
+
+// The fused step's plan on this device: plan_fused, and its shared memory within the device's limit.
+bool device_plan(const DecodeKernelArgs& a, fused_decode_kernel::FusedPlan& f, std::string* why) {
+  if (!fused_decode_kernel::plan_fused(a, fused_target_blocks(), f, why)) return false;
+  if (f.shared_bytes > shared_optin_bytes()) {
+    if (why)
+      *why = "the step needs " + std::to_string(f.shared_bytes) + " bytes of shared memory per block, the device allows " +
+             std::to_string(shared_optin_bytes());
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -59,7 +89,7 @@ void launch_step(const DecodeKernelArgs& a, cudaStream_t stream) { launch(a, fal
 
 bool fused_step_plan(const DecodeKernelArgs& a, std::size_t* workspace_floats, std::string* why) {
   fused_decode_kernel::FusedPlan f;
-  if (!fused_decode_kernel::plan_fused(a, fused_target_blocks(), f, why)) return false;
+  if (!device_plan(a, f, why)) return false;
   if (workspace_floats) *workspace_floats = fused_decode_kernel::fused_workspace_floats(a, f);
   return true;
 }
@@ -67,7 +97,7 @@ bool fused_step_plan(const DecodeKernelArgs& a, std::size_t* workspace_floats, s
 void launch_fused_step(const DecodeKernelArgs& a, cudaStream_t stream) {
   fused_decode_kernel::FusedPlan f;
   std::string why;
-  if (!fused_decode_kernel::plan_fused(a, fused_target_blocks(), f, &why))
+  if (!device_plan(a, f, &why))
     throw std::logic_error("fused decode launch: the step cannot run fused: " + why);
   if (a.partials == nullptr) throw std::logic_error("fused decode launch: no workspace");
   DeviceLauncher l{stream};

@@ -32,6 +32,7 @@
 
 #include "decode_launch.hpp"
 #include "lowp_math.cuh"
+#include "path/gpu/async_copy.cuh"
 #include "path/gpu/kernel_support.cuh"
 
 namespace path::gpu::fused_decode_kernel {
@@ -106,14 +107,26 @@ __device__ __forceinline__ void store_row(T* p, const float (&x)[E]) {
 }
 
 // The dot product of the group's vector x (lane holds components lane*E + e) with a staged row in
-// the permuted layout (component lane*E + e at index e*kLanes + lane: conflict-free), compensated
-// (lowp_math's Dot2, as every dot product of the kernels under test).
-template <int E>
+// the permuted layout (component lane*E + e at index e*kLanes + lane: conflict-free). Compensated
+// (lowp_math's Dot2, as every dot product of the kernels under test) when the cache or the inputs
+// are fp32; a plain fp32 fma chain and butterfly sum over a 16-bit cache, where it costs a third of
+// the instructions and changes no error that shows (docs/decode.md section 6, "Plain dots over a
+// 16-bit cache": each logit and stored key already carries the cache's rounding, 2^-9 or 2^-12
+// relative per element, against <= D 2^-24 of Sum |x_e r_e| for the plain dot). Every lane of the
+// group ends with the same bits either way (each butterfly level adds the same two values).
+template <int E, bool Compensated>
 __device__ __forceinline__ float perm_dot(const float (&x)[E], const float* row, int lane) {
-  float hi = 0.0f, lo = 0.0f;
-  PATH_UNROLL
-  for (int e = 0; e < E; ++e) lowp_math::dot2_add(row[e * kLanes + lane], x[e], hi, lo);
-  return lowp_math::group_dot2<kLanes>(hi, lo);
+  if constexpr (Compensated) {
+    float hi = 0.0f, lo = 0.0f;
+    PATH_UNROLL
+    for (int e = 0; e < E; ++e) lowp_math::dot2_add(row[e * kLanes + lane], x[e], hi, lo);
+    return lowp_math::group_dot2<kLanes>(hi, lo);
+  } else {
+    float s = 0.0f;
+    PATH_UNROLL
+    for (int e = 0; e < E; ++e) s = fma(row[e * kLanes + lane], x[e], s);
+    return kernel_support::lane_group_sum<kLanes>(s);
+  }
 }
 
 __host__ __device__ inline int perm_index(int d, int E) { return (d % E) * kLanes + d / E; }
@@ -123,13 +136,40 @@ struct FusedPlan {
   int G = 1, pairs = 1;        // query heads per kv head; pairs = n * G, pair p = c * G + g
   int splits = 1;
   i64 split_len = kGroups;     // keys per split, a multiple of kGroups
+  int slices = 1;              // P*V key slices: pv_slices()
   std::size_t shared_bytes = 0;
 };
+
+// How many slices of a tile's keys the P*V update is spread over: with few accumulators (pairs * Dv
+// below the block's threads, one token and no GQA: 64 at D = 64) one slice would leave most threads
+// idle while a few chain 32 fmas each; with s slices, thread (slice, pair, d) sums kGroups / s keys
+// into its own accumulator and the slices are added once, at the split's end. A power of two (it
+// divides kGroups) with s * pairs * Dv <= kThreads (one accumulator per thread when s > 1).
+inline int pv_slices(int pairs, i64 Dv) {
+  int s = 1;
+  while (2 * s <= kGroups && static_cast<i64>(2 * s) * pairs * Dv <= kThreads) s *= 2;
+  return s;
+}
 
 __host__ __device__ inline std::size_t fused_shared_floats(i64 n, int pairs, i64 D, i64 Dv) {
   // w [n][D], q [pairs][D] (permuted), beta [n], G_t [pairs], logits [pairs][kGroups], values
   // [kGroups][Dv], m, l, alpha [pairs]
   return static_cast<std::size_t>(n * D + pairs * D + n + pairs + pairs * kGroups + kGroups * Dv + 3 * pairs);
+}
+
+// The ring of streamed cache rows (fused_step_kernel's tiles): S tiles of every thread's key and
+// value segments, row_bytes = (D + Dv) / 8 cache elements per thread and tile. As many tiles as fit
+// 32 KiB, 2 to 4 (2 tiles: 64 KiB at D = Dv = 128 with an fp32 cache, the largest).
+__host__ __device__ constexpr int ring_stages(int row_bytes) {
+  const int s = 32 * 1024 / (kThreads * row_bytes);
+  return s < 2 ? 2 : (s > 4 ? 4 : s);
+}
+__host__ __device__ constexpr std::size_t ring_bytes(int row_bytes) {
+  return static_cast<std::size_t>(ring_stages(row_bytes)) * kThreads * row_bytes;
+}
+// The ring follows the staged chunk (fused_shared_floats), 16-byte aligned for the copies.
+__host__ __device__ inline std::size_t ring_offset(i64 n, int pairs, i64 D, i64 Dv) {
+  return (fused_shared_floats(n, pairs, D, Dv) * sizeof(float) + 15) / 16 * 16;
 }
 
 // Whether the fused step can run this step (and how); `why` says why not. Splits: enough for about
@@ -149,8 +189,10 @@ inline bool plan_fused(const DecodeKernelArgs& a, int target_blocks, FusedPlan& 
   if (static_cast<i64>(f.pairs) * a.Dv > static_cast<i64>(kThreads) * kMaxAcc)
     return no("n * HQ/H * Dv = " + std::to_string(f.pairs * a.Dv) + " exceeds " + std::to_string(kThreads * kMaxAcc) +
               " accumulators");
-  f.shared_bytes = fused_shared_floats(a.n, f.pairs, a.D, a.Dv) * sizeof(float);
-  if (f.shared_bytes > kSharedLimit) return no("the chunk's staged tokens exceed 48 KiB of shared memory");
+  if (fused_shared_floats(a.n, f.pairs, a.D, a.Dv) * sizeof(float) > kSharedLimit)
+    return no("the chunk's staged tokens exceed 48 KiB of shared memory");
+  const int cache_bytes = (a.in_type == DType::F32 || a.cache_type == DType::F32) ? 4 : 2;  // KC
+  f.shared_bytes = ring_offset(a.n, f.pairs, a.D, a.Dv) + ring_bytes(static_cast<int>((a.D + a.Dv) / kLanes) * cache_bytes);
   const i64 total = a.n0 + a.n;
   const i64 per_seq = a.batch * a.H;
   i64 splits = (static_cast<i64>(target_blocks) + per_seq - 1) / per_seq;
@@ -163,6 +205,7 @@ inline bool plan_fused(const DecodeKernelArgs& a, int target_blocks, FusedPlan& 
   len = (len + kGroups - 1) / kGroups * kGroups;
   f.split_len = len;
   f.splits = static_cast<int>((total + len - 1) / len);
+  f.slices = pv_slices(f.pairs, a.Dv);
   return true;
 }
 
@@ -214,6 +257,7 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
   const i64 total = a.n0 + a.n;
   const i64 begin = split * f.split_len;
   const i64 end = min(begin + f.split_len, total);
+  constexpr bool kCompensated = std::is_same_v<In, float> || std::is_same_v<KC, float>;  // perm_dot
 
   PATH_DYNAMIC_SHARED(shared_raw);
   float* const ws = reinterpret_cast<float*>(shared_raw);  // [n][D] permuted
@@ -246,40 +290,60 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
   for (int r = 0; r < kMaxAcc; ++r) acc[r] = 0.0f;
   const float scale = a.scale;
 
-  // Key j of this group into x: a cached key (vector loads) or one of the chunk's (from the new
-  // tokens), zero past the split's end.
-  auto load_key = [&](i64 j, float (&x)[E]) {
-    if (j < end && j < a.n0) {
-      load_row<KC, E, true>(cache_k + ((b * a.capacity + j) * a.H + h) * D + lane * E, x);
-    } else if (j < end) {
-      load_row<In, E, false>(k_new + ((b * a.n + (j - a.n0)) * a.H + h) * D + lane * E, x);
-    } else {
-      PATH_UNROLL
-      for (int e = 0; e < E; ++e) x[e] = 0.0f;
-    }
-  };
   // The tile loop, with the value row's width per lane (EV = Dv / 8) known at compile time so that
-  // the value row stays in registers while the key is transformed and scored (its load overlaps
-  // that work), and the next tile's key is loaded before this tile's softmax (software pipelining).
+  // the value row stays in registers. The cached rows stream through a ring of S tiles in shared
+  // memory (ring_stages): each thread copies its own segments of key and value row j
+  // asynchronously (async_copy) S - 1 tiles ahead and reads back only what it copied, so no barrier
+  // guards the ring and S - 1 tiles of loads are in flight while a tile is transformed, scored and
+  // accumulated. The chunk's own keys come from the new tokens (plain loads: their rows need not be
+  // aligned); rows past the split's end are zero (probability 0 times a finite value).
   auto tiles = [&](auto ev) {
     constexpr int EVc = decltype(ev)::value;
-    float x[E];
-    load_key(begin + group, x);
-    for (i64 j0 = begin; j0 < end; j0 += kGroups) {
+    constexpr int KB = E * static_cast<int>(sizeof(KC)), VB = EVc * static_cast<int>(sizeof(KC));
+    constexpr int S = ring_stages(KB + VB);
+    KC* const kring = reinterpret_cast<KC*>(shared_raw + ring_offset(n, P, D, Dv));  // [S][kThreads][E]
+    KC* const vring = kring + S * kThreads * E;                                      // [S][kThreads][EVc]
+    const i64 tiles_n = (end - begin + kGroups - 1) / kGroups;
+    auto slot = [&](i64 t) { return static_cast<int>(t % S) * kThreads + static_cast<int>(threadIdx.x); };
+    auto issue = [&](i64 t) {  // tile t's rows of this thread into its ring slot (one group, maybe empty)
+      const i64 j = begin + t * kGroups + group;
+      if (j < end && j < a.n0)
+        async_copy::copy_row<KB>(kring + slot(t) * E, cache_k + ((b * a.capacity + j) * a.H + h) * D + lane * E);
+      if (j < end)
+        async_copy::copy_row<VB>(vring + slot(t) * EVc, cache_v + ((b * a.capacity + j) * a.H + h) * Dv + lane * EVc);
+      async_copy::commit();
+    };
+    auto take = [&](i64 t, float (&x)[E], float (&y)[EVc]) {  // tile t's rows, once its group is complete
+      const i64 j = begin + t * kGroups + group;
+      if (j < end && j < a.n0) {
+        load_row<KC, E, true>(kring + slot(t) * E, x);
+      } else if (j < end) {
+        load_row<In, E, false>(k_new + ((b * a.n + (j - a.n0)) * a.H + h) * D + lane * E, x);
+      } else {
+        PATH_UNROLL
+        for (int e = 0; e < E; ++e) x[e] = 0.0f;
+      }
+      if (j < end) {
+        load_row<KC, EVc, true>(vring + slot(t) * EVc, y);
+      } else {
+        PATH_UNROLL
+        for (int e = 0; e < EVc; ++e) y[e] = 0.0f;
+      }
+    };
+    for (int t = 0; t < S - 1; ++t) issue(t);
+    for (i64 t = 0; t < tiles_n; ++t) {
+      issue(t + S - 1);  // into the slot tile t - 1 used (read by this thread in the last iteration)
+      async_copy::wait<S - 1>();
+      float x[E], y[EVc];
+      take(t, x, y);
+      const i64 j0 = begin + t * kGroups;
       __syncthreads();  // the previous tile's probabilities and values are used; the staging is done
       const i64 j = j0 + group;
       const bool valid = j < end;
       const int ci = valid ? static_cast<int>(max(j - a.n0, i64(-1))) : n;  // -1: a cached key
-      float y[EVc];
-      if (valid) {
-        load_row<KC, EVc, true>(cache_v + ((b * a.capacity + j) * a.H + h) * Dv + lane * EVc, y);
-      } else {
-        PATH_UNROLL
-        for (int e = 0; e < EVc; ++e) y[e] = 0.0f;  // probability 0 times a finite value
-      }
       for (int c = 0; c < n; ++c) {
         const float* const wr = ws + c * D;
-        const float dw = perm_dot<E>(x, wr, lane);  // every lane of the warp (butterfly)
+        const float dw = perm_dot<E, kCompensated>(x, wr, lane);  // every lane of the warp (butterfly)
         if (c > ci) {                               // k <- H_{n0+c} k for keys older than token n0+c
           const float along = bs[c] * dw;
           PATH_UNROLL
@@ -287,7 +351,7 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
         }
         for (int g = 0; g < G; ++g) {
           const int p = c * G + g;
-          const float raw = perm_dot<E>(x, qs + p * D, lane);
+          const float raw = perm_dot<E, kCompensated>(x, qs + p * D, lane);
           if (lane == 0) {
             float s = -INFINITY;
             if (valid && c >= ci) {
@@ -299,7 +363,6 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
         }
       }
       if (valid) store_row<KC, E>(cache_k + ((b * a.capacity + j) * a.H + h) * D + lane * E, x);
-      load_key(j + kGroups, x);  // the next tile's key
       PATH_UNROLL
       for (int e = 0; e < EVc; ++e) vs[group * Dv + lane * EVc + e] = y[e];
       __syncthreads();
@@ -324,19 +387,23 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
         }
       }
       __syncthreads();
-      // P*V: thread owns accumulators idx = threadIdx.x + r * kThreads of the [P][Dv] block.
+      // P*V: thread owns accumulators idx = threadIdx.x + r * kThreads of the [slices][P][Dv]
+      // block; slice sl sums keys sl * per .. (sl + 1) * per - 1 of the tile (pv_slices).
+      const int per = kGroups / f.slices;
       PATH_UNROLL
       for (int r = 0; r < kMaxAcc; ++r) {
         const int idx = static_cast<int>(threadIdx.x) + r * kThreads;
-        if (idx < P * Dv) {
-          const int p = idx / Dv, d = idx % Dv;
+        if (idx < f.slices * P * Dv) {
+          const int sl = idx / (P * Dv), p = idx % (P * Dv) / Dv, d = idx % Dv;
           float v = acc[r] * as[p];
-          const float* const pr = ss + p * kGroups;
-          for (int key = 0; key < kGroups; ++key) v = fma(pr[key], vs[key * Dv + d], v);
+          const float* const pr = ss + p * kGroups + sl * per;
+          const float* const vv = vs + sl * per * Dv + d;
+          for (int key = 0; key < per; ++key) v = fma(pr[key], vv[key * Dv], v);
           acc[r] = v;
         }
       }
     }
+    async_copy::wait<0>();  // the groups issued past the last tile are empty; none is left pending
   };
   if constexpr (EVT > 0) {
     tiles(std::integral_constant<int, EVT>{});
@@ -350,10 +417,22 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
   }
   __syncthreads();
   float* const part = a.partials + ((b * a.H + h) * f.splits + split) * P * (Dv + 2);
-  PATH_UNROLL
-  for (int r = 0; r < kMaxAcc; ++r) {
-    const int idx = static_cast<int>(threadIdx.x) + r * kThreads;
-    if (idx < P * Dv) part[2 * P + idx] = acc[r];
+  if (f.slices == 1) {
+    PATH_UNROLL
+    for (int r = 0; r < kMaxAcc; ++r) {
+      const int idx = static_cast<int>(threadIdx.x) + r * kThreads;
+      if (idx < P * Dv) part[2 * P + idx] = acc[r];
+    }
+  } else {
+    // The slices' sums (one accumulator per thread, slices * P * Dv <= kThreads) added in slice
+    // order through the value tile's shared memory (kGroups * Dv >= kThreads floats), free now.
+    if (static_cast<int>(threadIdx.x) < f.slices * P * Dv) vs[threadIdx.x] = acc[0];
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < P * Dv; idx += kThreads) {
+      float v = vs[idx];
+      for (int sl = 1; sl < f.slices; ++sl) v += vs[sl * P * Dv + idx];
+      part[2 * P + idx] = v;
+    }
   }
   for (int p = threadIdx.x; p < P; p += blockDim.x) {
     part[p] = ms[p];
