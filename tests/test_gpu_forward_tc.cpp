@@ -122,8 +122,8 @@ TEST(ForwardDispatch, ResolveFollowsArgumentThenEnvironment) {
 
 class TcQuickSuite : public ::testing::TestWithParam<DType> {};
 
-// The opt-in pre-split variant (PATH_GPU_FORWARD_TC_PRESPLIT=1, docs/gpu-fast-forward.md) must
-// give the default's o and lse bit for bit on the GPU too (the host shim shows it for the source;
+// The pre-split variant (the default; PATH_GPU_FORWARD_TC_PRESPLIT=0 turns it off,
+// docs/gpu-fast-forward.md) must give the on-the-fly split's o and lse bit for bit on the GPU too (the host shim shows it for the source;
 // this shows it for the compiled kernels: staging, bank layout, no race). No reference needed.
 TEST(TcPresplit, IsBitwiseTheDefault) {
   PATH_REQUIRE_GPU();
@@ -138,7 +138,7 @@ TEST(TcPresplit, IsBitwiseTheDefault) {
       auto rng = testing::rng_for("gpu-tc-presplit-" + std::to_string(sh.D));
       const Problem<double> p =
           testing::random_problem({{1, sh.T, sh.HQ, sh.H, sh.D, sh.D}, true, GateConvention::paper, sh.cu}, rng);
-      ::unsetenv("PATH_GPU_FORWARD_TC_PRESPLIT");
+      ::setenv("PATH_GPU_FORWARD_TC_PRESPLIT", "0", 1);
       const ForwardResult<double> a = gpu::lowp_forward(p, dt, ForwardKernel::tensor_core);
       ::setenv("PATH_GPU_FORWARD_TC_PRESPLIT", "1", 1);
       const ForwardResult<double> b = gpu::lowp_forward(p, dt, ForwardKernel::tensor_core);

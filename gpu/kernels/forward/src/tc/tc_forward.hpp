@@ -39,9 +39,9 @@ struct TcArgs {
   std::vector<TcBlock> blocks;  // host copy, built by make_blocks
   int split_terms = 3;          // bf16 terms per fp32 operand of the across-block GEMMs (1, 2 or 3)
   // Split K~, W' and W into bf16 planes once (split_planes_kernel) instead of in every warp of the
-  // main kernel: the same result bit for bit; not yet measured on a GPU, so off by default
-  // (PATH_GPU_FORWARD_TC_PRESPLIT=1; docs/gpu-fast-forward.md).
-  bool presplit = false;
+  // main kernel: the same result bit for bit, 20-33% faster on the H200 (the dispatcher's default;
+  // PATH_GPU_FORWARD_TC_PRESPLIT=0 turns it off; docs/gpu-fast-forward.md).
+  bool presplit = true;
 };
 
 // Why the tensor-core kernel cannot run (in_type, D, Dv) on the current device; empty: it can.
