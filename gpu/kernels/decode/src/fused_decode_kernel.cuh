@@ -50,6 +50,9 @@ constexpr int kGroups = 32;                 // keys per tile
 constexpr int kThreads = kLanes * kGroups;  // 256
 constexpr int kWarps = kThreads / 32;
 constexpr int kMaxAcc = 16;                 // accumulators per thread: pairs * Dv <= kThreads * kMaxAcc
+// Pairs of per-group P*V (FusedPlan::group_pv) for a value row of EV elements per lane: their
+// accumulators stay in registers (2 pairs at Dv <= 64, 1 at 128).
+__host__ __device__ constexpr int group_pv_pairs(int EV) { return EV * 2 <= 16 ? 2 : 1; }
 constexpr std::size_t kSharedLimit = 48 * 1024;
 constexpr i64 kMinSplitLength = 4 * kGroups;  // keys
 static_assert(kGroups == 32, "the per-pair softmax reduction gives one key of a tile to each lane of a warp");
@@ -106,30 +109,67 @@ __device__ __forceinline__ void store_row(T* p, const float (&x)[E]) {
   }
 }
 
-// The dot product of the group's vector x (lane holds components lane*E + e) with a staged row in
-// the permuted layout (component lane*E + e at index e*kLanes + lane: conflict-free). Compensated
-// (lowp_math's Dot2, as every dot product of the kernels under test) when the cache or the inputs
-// are fp32; a plain fp32 fma chain and butterfly sum over a 16-bit cache, where it costs a third of
-// the instructions and changes no error that shows (docs/decode.md section 6, "Plain dots over a
-// 16-bit cache": each logit and stored key already carries the cache's rounding, 2^-9 or 2^-12
-// relative per element, against <= D 2^-24 of Sum |x_e r_e| for the plain dot). Every lane of the
-// group ends with the same bits either way (each butterfly level adds the same two values).
+// A staged row (w or q) is kept permuted so that a lane's E components come as float4s that the
+// group's lanes read side by side: component lane*E + e sits at (e / V) * V * kLanes + lane * V +
+// e % V, V = min(E, 4) (conflict-free; every group reads the same row, a broadcast).
+__host__ __device__ constexpr int perm_width(int E) { return E < 4 ? E : 4; }
+__host__ __device__ inline int perm_index(int d, int E) {
+  const int lane = d / E, e = d % E, V = perm_width(E);
+  return (e / V) * V * kLanes + lane * V + e % V;
+}
+
+// This lane's E components of a staged row.
+template <int E>
+__device__ __forceinline__ void perm_row(const float* row, int lane, float (&r)[E]) {
+  constexpr int V = perm_width(E);
+  PATH_UNROLL
+  for (int i = 0; i < E / V; ++i) {
+    const float* const p = row + i * V * kLanes + lane * V;
+    if constexpr (V == 4) {
+      const float4 t = *reinterpret_cast<const float4*>(p);
+      r[4 * i] = t.x;
+      r[4 * i + 1] = t.y;
+      r[4 * i + 2] = t.z;
+      r[4 * i + 3] = t.w;
+    } else {
+      PATH_UNROLL
+      for (int v = 0; v < V; ++v) r[i * V + v] = p[v];
+    }
+  }
+}
+
+// The dot product of the group's vector x (lane holds components lane*E + e) with r (the same
+// components of a staged row). Compensated (lowp_math's Dot2, as every dot product of the kernels
+// under test) when the cache or the inputs are fp32; a plain fp32 fma chain and butterfly sum over
+// a 16-bit cache, where it costs a third of the instructions and changes no error that shows
+// (docs/decode.md section 6, "Plain dots over a 16-bit cache": each logit and stored key already
+// carries the cache's rounding, 2^-9 or 2^-12 relative per element, against <= D 2^-24 of
+// Sum |x_e r_e| for the plain dot). Every lane of the group ends with the same bits either way (each
+// butterfly level adds the same two values).
 template <int E, bool Compensated>
-__device__ __forceinline__ float perm_dot(const float (&x)[E], const float* row, int lane) {
+__device__ __forceinline__ float group_dot(const float (&x)[E], const float (&r)[E]) {
   if constexpr (Compensated) {
     float hi = 0.0f, lo = 0.0f;
     PATH_UNROLL
-    for (int e = 0; e < E; ++e) lowp_math::dot2_add(row[e * kLanes + lane], x[e], hi, lo);
+    for (int e = 0; e < E; ++e) lowp_math::dot2_add(r[e], x[e], hi, lo);
     return lowp_math::group_dot2<kLanes>(hi, lo);
   } else {
     float s = 0.0f;
     PATH_UNROLL
-    for (int e = 0; e < E; ++e) s = fma(row[e * kLanes + lane], x[e], s);
+    for (int e = 0; e < E; ++e) s = fma(r[e], x[e], s);
     return kernel_support::lane_group_sum<kLanes>(s);
   }
 }
 
-__host__ __device__ inline int perm_index(int d, int E) { return (d % E) * kLanes + d / E; }
+// exp for the probabilities: correctly rounded (as the plain kernels) where the inputs or the
+// cache are fp32; CUDA's expf (<= 2 ulp) over a 16-bit cache, whose probabilities are rounded to
+// the input type (2^-9 or 2^-12) before P*V and whose logits carry the cache's rounding: 2 ulp of
+// fp32 in l is 2^-22 in lse, far below that (docs/decode.md section 6).
+template <bool Exact>
+__device__ __forceinline__ float prob_exp(float x) {
+  if constexpr (Exact) return lowp_math::exp_rn(x);
+  else return expf(x);
+}
 
 // What the host decides for a fused step; the shared layout (floats) follows it.
 struct FusedPlan {
@@ -137,6 +177,7 @@ struct FusedPlan {
   int splits = 1;
   i64 split_len = kGroups;     // keys per split, a multiple of kGroups
   int slices = 1;              // P*V key slices: pv_slices()
+  bool group_pv = false;       // P*V in each key's group (group_pv_fits)
   std::size_t shared_bytes = 0;
 };
 
@@ -155,6 +196,16 @@ __host__ __device__ inline std::size_t fused_shared_floats(i64 n, int pairs, i64
   // w [n][D], q [pairs][D] (permuted), beta [n], G_t [pairs], logits [pairs][kGroups], values
   // [kGroups][Dv], m, l, alpha [pairs]
   return static_cast<std::size_t>(n * D + pairs * D + n + pairs + pairs * kGroups + kGroups * Dv + 3 * pairs);
+}
+
+// P*V in the groups: with few pairs (group_pv_pairs: one token at Dv = 128, up to two at Dv <= 64),
+// each key's group adds p_j v_j into the lane's own accumulators of every
+// pair, in registers, tile after tile (the value row is in the group's registers already): no value
+// tile in shared memory, no P*V phase, Dv fmas per key and pair. The groups' sums are added once, at
+// the split's end, through the ring (free then), which must hold kGroups * pairs * Dv floats.
+inline bool group_pv_fits(int pairs, i64 Dv, std::size_t ring_bytes_available) {
+  return pairs <= group_pv_pairs(static_cast<int>(Dv / kLanes)) &&
+         static_cast<std::size_t>(kGroups) * pairs * Dv * sizeof(float) <= ring_bytes_available;
 }
 
 // The ring of streamed cache rows (fused_step_kernel's tiles): S tiles of every thread's key and
@@ -206,6 +257,7 @@ inline bool plan_fused(const DecodeKernelArgs& a, int target_blocks, FusedPlan& 
   f.split_len = len;
   f.splits = static_cast<int>((total + len - 1) / len);
   f.slices = pv_slices(f.pairs, a.Dv);
+  f.group_pv = group_pv_fits(f.pairs, a.Dv, f.shared_bytes - ring_offset(a.n, f.pairs, a.D, a.Dv));
   return true;
 }
 
@@ -243,8 +295,17 @@ __global__ void fused_append_gates_kernel(DecodeKernelArgs a) {
 // The chunk's values and gates are in the cache already (the append kernels run first).
 // EVT: the value row's elements per lane (Dv / 8) when it is a compile-time constant (the
 // instantiations with Dv = D), 0 for a run-time one (D != Dv: a switch, more registers).
+// Blocks per multiprocessor the register allocation must allow: 3 (24 warps: at most 85 registers
+// a thread) for a 16-bit cache at D = Dv <= 64, where the step is bound by the latency of its loads
+// and barriers (80 registers and 16 bytes of spills at D = 64); the compiler's choice otherwise
+// (D != Dv's run-time value width would spill hundreds of bytes).
+template <class KC, int E, int EVT>
+constexpr int fused_min_blocks() {
+  return sizeof(KC) == 2 && E <= 8 && EVT == E ? 3 : 1;
+}
+
 template <class In, class KC, int E, int EVT>
-__global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a, FusedPlan f) {
+__global__ void __launch_bounds__(kThreads, fused_min_blocks<KC, E, EVT>()) fused_step_kernel(DecodeKernelArgs a, FusedPlan f) {
   const In* __restrict__ q = static_cast<const In*>(a.q);
   const In* __restrict__ k_new = static_cast<const In*>(a.k);
   KC* __restrict__ cache_k = static_cast<KC*>(a.cache_k);
@@ -330,6 +391,9 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
         for (int e = 0; e < EVc; ++e) y[e] = 0.0f;
       }
     };
+    float gacc[group_pv_pairs(EVc) * EVc];  // per-group P*V (f.group_pv): pair p, component lane*EVc + e at p*EVc + e
+    PATH_UNROLL
+    for (int r = 0; r < group_pv_pairs(EVc) * EVc; ++r) gacc[r] = 0.0f;
     for (int t = 0; t < S - 1; ++t) issue(t);
     for (i64 t = 0; t < tiles_n; ++t) {
       issue(t + S - 1);  // into the slot tile t - 1 used (read by this thread in the last iteration)
@@ -342,16 +406,19 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
       const bool valid = j < end;
       const int ci = valid ? static_cast<int>(max(j - a.n0, i64(-1))) : n;  // -1: a cached key
       for (int c = 0; c < n; ++c) {
-        const float* const wr = ws + c * D;
-        const float dw = perm_dot<E, kCompensated>(x, wr, lane);  // every lane of the warp (butterfly)
-        if (c > ci) {                               // k <- H_{n0+c} k for keys older than token n0+c
+        float wr[E];
+        perm_row<E>(ws + c * D, lane, wr);
+        const float dw = group_dot<E, kCompensated>(x, wr);  // every lane of the warp (butterfly)
+        if (c > ci) {                                          // k <- H_{n0+c} k for keys older than token n0+c
           const float along = bs[c] * dw;
           PATH_UNROLL
-          for (int e = 0; e < E; ++e) x[e] = fma(-along, wr[e * kLanes + lane], x[e]);
+          for (int e = 0; e < E; ++e) x[e] = fma(-along, wr[e], x[e]);
         }
         for (int g = 0; g < G; ++g) {
           const int p = c * G + g;
-          const float raw = perm_dot<E, kCompensated>(x, qs + p * D, lane);
+          float qr[E];
+          perm_row<E>(qs + p * D, lane, qr);
+          const float raw = group_dot<E, kCompensated>(x, qr);
           if (lane == 0) {
             float s = -INFINITY;
             if (valid && c >= ci) {
@@ -363,8 +430,10 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
         }
       }
       if (valid) store_row<KC, E>(cache_k + ((b * a.capacity + j) * a.H + h) * D + lane * E, x);
-      PATH_UNROLL
-      for (int e = 0; e < EVc; ++e) vs[group * Dv + lane * EVc + e] = y[e];
+      if (!f.group_pv) {
+        PATH_UNROLL
+        for (int e = 0; e < EVc; ++e) vs[group * Dv + lane * EVc + e] = y[e];
+      }
       __syncthreads();
       // Online softmax statistics: one warp per pair, one key per lane.
       for (int p = warp; p < P; p += kWarps) {
@@ -374,8 +443,8 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
         const float m_new = fmax(m_old, tile_max);
         float pr = 0.0f, alpha = 1.0f;
         if (m_new != -INFINITY) {
-          pr = lowp_math::exp_rn(s - m_new);         // 0 for masked keys
-          alpha = lowp_math::exp_rn(m_old - m_new);  // 0 on the first live tile
+          pr = prob_exp<kCompensated>(s - m_new);         // 0 for masked keys
+          alpha = prob_exp<kCompensated>(m_old - m_new);  // 0 on the first live tile
         }
         const float psum = kernel_support::lane_group_sum<32>(pr);
         ss[p * kGroups + wlane] = round_to_input<In>(pr);
@@ -387,6 +456,16 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
         }
       }
       __syncthreads();
+      if (f.group_pv) {  // this group's key into the lane's accumulators of every pair
+        PATH_UNROLL
+        for (int p = 0; p < group_pv_pairs(EVc); ++p)
+          if (p < P) {
+            const float alpha = as[p], pj = ss[p * kGroups + group];
+            PATH_UNROLL
+            for (int e = 0; e < EVc; ++e) gacc[p * EVc + e] = fma(pj, y[e], gacc[p * EVc + e] * alpha);
+          }
+        continue;
+      }
       // P*V: thread owns accumulators idx = threadIdx.x + r * kThreads of the [slices][P][Dv]
       // block; slice sl sums keys sl * per .. (sl + 1) * per - 1 of the tile (pv_slices).
       const int per = kGroups / f.slices;
@@ -404,6 +483,23 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
       }
     }
     async_copy::wait<0>();  // the groups issued past the last tile are empty; none is left pending
+    if (f.group_pv) {  // the groups' sums, in group order, through the ring: [kGroups][P][Dv]
+      float* const red = reinterpret_cast<float*>(kring);
+      __syncthreads();
+      PATH_UNROLL
+      for (int p = 0; p < group_pv_pairs(EVc); ++p)
+        if (p < P) {
+          PATH_UNROLL
+          for (int e = 0; e < EVc; ++e) red[(group * P + p) * Dv + lane * EVc + e] = gacc[p * EVc + e];
+        }
+      __syncthreads();
+      float* const part = a.partials + ((b * a.H + h) * f.splits + split) * P * (Dv + 2);
+      for (int idx = threadIdx.x; idx < P * Dv; idx += kThreads) {
+        float v = red[idx];
+        for (int gr = 1; gr < kGroups; ++gr) v += red[gr * P * Dv + idx];
+        part[2 * P + idx] = v;
+      }
+    }
   };
   if constexpr (EVT > 0) {
     tiles(std::integral_constant<int, EVT>{});
@@ -417,7 +513,9 @@ __global__ void __launch_bounds__(kThreads) fused_step_kernel(DecodeKernelArgs a
   }
   __syncthreads();
   float* const part = a.partials + ((b * a.H + h) * f.splits + split) * P * (Dv + 2);
-  if (f.slices == 1) {
+  if (f.group_pv) {
+    // written by tiles()
+  } else if (f.slices == 1) {
     PATH_UNROLL
     for (int r = 0; r < kMaxAcc; ++r) {
       const int idx = static_cast<int>(threadIdx.x) + r * kThreads;
