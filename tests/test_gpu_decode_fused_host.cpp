@@ -225,6 +225,61 @@ TEST(HostFusedDecode, Fp32AgreesWithThePlainStep) { run_all<float, float>(); }
 TEST(HostFusedDecode, Bf16WithAnFp32CacheAgreesWithThePlainStep) { run_all<__nv_bfloat16, float>(); }
 TEST(HostFusedDecode, Fp16WithAnFp32CacheAgreesWithThePlainStep) { run_all<__half, float>(); }
 
+// Every plan the fused step accepts launches within the H200's opt-in shared memory (227 KiB; the
+// launcher refuses more on a smaller device), sizes its ring for the cache type the kernel
+// instantiates (the host derives it from in_type and cache_type, the kernel from KC), covers every
+// key with its splits, and keeps the per-group P*V within its registers and its reduction within the
+// ring. What this does not check: that the kernel reads only within the ring (the GPU's memcheck does).
+template <class In, class KC>
+void check_plans() {
+  const std::size_t h200_optin = 227 * 1024;
+  int accepted = 0, grouped = 0;
+  for (long long D : {16, 32, 64, 128})
+    for (long long Dv : {16, 32, 64, 128})
+      for (long long n : {1, 2, 5, 16, 64})
+        for (long long G : {1, 2, 4, 8})
+          for (long long n0 : {0, 31, 4096}) {
+            gpu::decode_detail::DecodeKernelArgs a;
+            a.in_type = dtype_of<In>();
+            a.cache_type = dtype_of<KC>();
+            a.batch = 3;
+            a.H = 2;
+            a.HQ = 2 * G;
+            a.D = D;
+            a.Dv = Dv;
+            a.n0 = n0;
+            a.n = n;
+            fdk::FusedPlan f;
+            if (!fdk::plan_fused(a, 8 * 132, f, nullptr)) continue;
+            ++accepted;
+            grouped += f.group_pv;
+            SCOPED_TRACE("D " + std::to_string(D) + " Dv " + std::to_string(Dv) + " n " + std::to_string(n) + " G " +
+                         std::to_string(G) + " n0 " + std::to_string(n0));
+            const int row_bytes = static_cast<int>((D + Dv) / fdk::kLanes * sizeof(KC));
+            const std::size_t ring = fdk::ring_bytes(row_bytes);
+            EXPECT_EQ(f.shared_bytes, fdk::ring_offset(n, f.pairs, D, Dv) + ring);
+            EXPECT_LE(f.shared_bytes, h200_optin);
+            EXPECT_GE(f.splits * f.split_len, n0 + n);
+            EXPECT_LT((f.splits - 1) * f.split_len, n0 + n);
+            EXPECT_EQ(f.split_len % fdk::kGroups, 0);
+            if (f.group_pv) {
+              EXPECT_LE(f.pairs, fdk::group_pv_pairs(static_cast<int>(Dv / fdk::kLanes)));
+              EXPECT_LE(static_cast<std::size_t>(fdk::kGroups) * f.pairs * Dv * sizeof(float), ring);
+            }
+          }
+  EXPECT_GT(accepted, 100);  // the loops reach the plans they are meant to check, both P*V paths
+  EXPECT_GT(grouped, 10);
+  EXPECT_LT(grouped, accepted);
+}
+
+TEST(HostFusedDecode, PlansFitTheDeviceAndCoverEveryKey) {
+  check_plans<__nv_bfloat16, __nv_bfloat16>();
+  check_plans<__half, __half>();
+  check_plans<float, float>();
+  check_plans<__nv_bfloat16, float>();
+  check_plans<__half, float>();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Judged: decode cases with prefill 0 (batch rows decoded together), every step fused.
 namespace conf = conformance;
