@@ -434,8 +434,12 @@ def main():
             if peer == "ours":
                 try:
                     import path_attn as pa
+                    # what our kernels allocate outside PyTorch's allocator (max_memory_allocated
+                    # does not see it): the forward's scratch, and in fwdbwd the backward's workspace
+                    # (the larger of the two: they are not live at once)
+                    extra = pa.forward_workspace_bytes(DT[dt], B, T, H, H, D, D)
                     if mode == "fwdbwd":
-                        extra = pa.backward_workspace_bytes(B, T, H, H, D, D)
+                        extra = max(extra, pa.backward_workspace_bytes(B, T, H, H, D, D))
                         free, _ = torch.cuda.mem_get_info()
                         inputs = 12 * B * T * H * D * 4
                         if extra + inputs > 0.9 * free:

@@ -10,11 +10,13 @@
 // Without a device the GPU tests skip with the reason (PATH_GPU_REQUIRE_DEVICE=1: fail instead).
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "path/conformance/judge.hpp"
 #include "path/conformance/runner.hpp"
@@ -23,6 +25,7 @@
 #include "path/gpu/device.hpp"
 #include "path/gpu/forward.hpp"
 #include "support/compare.hpp"
+#include "tc/tc_forward.hpp"
 #include "support/gpu_device.hpp"
 #include "support/stored_cases.hpp"
 #include "support/random_problem.hpp"
@@ -125,6 +128,32 @@ class TcQuickSuite : public ::testing::TestWithParam<DType> {};
 // The pre-split variant (the default; PATH_GPU_FORWARD_TC_PRESPLIT=0 turns it off,
 // docs/gpu-fast-forward.md) must give the on-the-fly split's o and lse bit for bit on the GPU too (the host shim shows it for the source;
 // this shows it for the compiled kernels: staging, bank layout, no race). No reference needed.
+// The tensor-core kernel's scratch (docs/gpu-fast-forward.md, "Scratch"; what the peer benchmark
+// adds to our peak memory through forward_workspace_bytes), counted by hand at the benchmark's shape:
+// B*T = 65536 tokens in 1024 blocks of 64, 32 heads, D = 64. No GPU needed.
+TEST(TcScratch, BytesAreTheDocumentedSizes) {
+  gpu::tc_forward::TcArgs a;
+  a.T = 4096;
+  a.HQ = 32;
+  a.H = 32;
+  a.D = 64;
+  std::vector<std::int64_t> batch, begin, length;
+  for (std::int64_t b = 0; b < 16; ++b) {
+    batch.push_back(b);
+    begin.push_back(0);
+    length.push_back(4096);
+  }
+  a.blocks = gpu::tc_forward::make_blocks(batch, begin, length, a.T);
+  ASSERT_EQ(a.blocks.size(), 1024u);
+  const std::size_t fp32_array = std::size_t{1024} * 32 * 64 * 64 * 4;  // K~, W'^T, Q~, diagonal logits: 512 MiB
+  const std::size_t planes = 3 * (std::size_t{65536} * 32 * 64 / 2) * 4;  // 3 bf16 terms of pairs: 768 MiB
+  const std::size_t table = 1024 * sizeof(gpu::tc_forward::TcBlock);
+  a.presplit = false;
+  EXPECT_EQ(gpu::tc_forward::scratch_bytes(a), table + 4 * fp32_array);
+  a.presplit = true;
+  EXPECT_EQ(gpu::tc_forward::scratch_bytes(a), table + 4 * fp32_array + 3 * planes);  // 4.25 GiB
+}
+
 TEST(TcPresplit, IsBitwiseTheDefault) {
   PATH_REQUIRE_GPU();
   if (const std::string why = gpu::tensor_core_cannot_run(args_for(DType::BF16, 64, 64)); !why.empty())

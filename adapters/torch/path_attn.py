@@ -21,9 +21,9 @@ cpp_extension would compile the kernels there, minutes per session), and (3) the
 torch dependency at all. The price: the op is opaque to torch.compile (it is a custom op: compile
 treats it as a black box, which is what a custom op is for), cu_seqlens is copied to the host on
 every call (the library validates it there; a device sync), and the library's own workspace
-(stream-ordered cudaMallocAsync, the backward's packed causal arrays) is outside PyTorch's caching
-allocator, so torch.cuda.max_memory_allocated does not see it (``backward_workspace_bytes`` says
-how much it is).
+(stream-ordered cudaMallocAsync: the tensor-core forward's scratch, the backward's packed causal
+arrays) is outside PyTorch's caching allocator, so torch.cuda.max_memory_allocated does not see it
+(``forward_workspace_bytes`` and ``backward_workspace_bytes`` say how much it is).
 
 Autograd: loss.backward() runs the library's backward kernel (dq, dk, dv, dw, dbeta, dg). lse has
 no gradient (path_attn returns o only, as FLA's does; path_attn_with_lse returns lse detached).
@@ -49,10 +49,10 @@ import torch
 
 __all__ = [
     "path_attn", "parallel_path_attn", "PathKernelError", "PathDecodeCache", "path_attn_prefill",
-    "backward_workspace_bytes", "library_path", "load_library",
+    "forward_workspace_bytes", "backward_workspace_bytes", "library_path", "load_library",
 ]
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 _DTYPE_CODE = {torch.bfloat16: 0, torch.float16: 1, torch.float32: 2}
 _ERR_LEN = 4096
 
@@ -103,6 +103,8 @@ def load_library():
     shape6 = [I64] * 6
     lib.path_torch_forward.restype = I
     lib.path_torch_forward.argtypes = [I] + shape6 + [D, I] + [P, S] * 6 + [P, S] + [P, S] * 2 + [P] + err
+    lib.path_torch_forward_workspace_bytes.restype = S
+    lib.path_torch_forward_workspace_bytes.argtypes = [I] + shape6 + [I, P, S] + err
     lib.path_torch_backward_workspace_bytes.restype = S
     lib.path_torch_backward_workspace_bytes.argtypes = shape6 + [P, S] + err
     lib.path_torch_backward.restype = I
@@ -315,6 +317,19 @@ def path_attn_with_lse(q, k, v, w, beta, g=None, scale=None, cu_seqlens=None, ga
     o, lse = torch.ops.path_attn.forward(q, k, v, w, beta, g, float(scale), cu_seqlens,
                                          bool(_gate_fla(gate_convention)))
     return o, lse.detach()
+
+
+def forward_workspace_bytes(dtype, B, T, HQ, H, D, Dv, gated=False, cu_seqlens=None) -> int:
+    """Device bytes the forward allocates itself (outside PyTorch's allocator) with the kernel it
+    would run here: the tensor-core kernel's scratch, or the plain kernel's gate scan."""
+    lib = load_library()
+    cu, ncu, _keep = _host_cu(cu_seqlens)
+    buf = ctypes.create_string_buffer(_ERR_LEN)
+    n = lib.path_torch_forward_workspace_bytes(_DTYPE_CODE[dtype], B, T, HQ, H, D, Dv, int(bool(gated)), cu, ncu,
+                                               buf, _ERR_LEN)
+    if n == 0 and buf.value:
+        raise PathKernelError(1, buf.value.decode(errors="replace"))
+    return int(n)
 
 
 def backward_workspace_bytes(B, T, HQ, H, D, Dv, cu_seqlens=None) -> int:

@@ -105,6 +105,21 @@ def test_invalid_input_without_gpu():
     assert rc == 1 and "handle" in buf.value.decode()
 
 
+def test_forward_workspace_bytes():
+    """The forward's own scratch, which torch.cuda.max_memory_allocated does not see: on an sm_90
+    device the tensor-core kernel's (bf16, D = 64: K~, W'^T, Q~ and the diagonal logits in fp32, 64 x
+    64 per block and head, and the pre-split planes), elsewhere and for fp32 the plain kernel's (the
+    gate scan's G, here none). A bad shape is an error with a message."""
+    _lib_or_skip()
+    blocks, heads = 2, 2  # T = 128: two blocks of 64
+    n = pa.forward_workspace_bytes(torch.bfloat16, 1, 128, heads, heads, 64, 64)
+    if torch.cuda.is_available() and torch.cuda.get_device_capability()[0] == 9:
+        assert n >= 4 * blocks * heads * 64 * 64 * 4, n
+    assert pa.forward_workspace_bytes(torch.float32, 1, 128, heads, heads, 64, 64) < 4096
+    with pytest.raises(pa.PathKernelError):
+        pa.forward_workspace_bytes(torch.bfloat16, 1, 128, 3, 2, 64, 64)  # HQ not a multiple of H
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: str(d).split(".")[-1])
 @pytest.mark.parametrize("case", list(CASES))
 def test_forward_and_gradients_vs_fp64_reference(case, dtype):

@@ -25,7 +25,7 @@ using path::index_t;
 using path::gpu::DeviceOutput;
 using path::gpu::DeviceTensor;
 
-constexpr int kAbiVersion = 1;
+constexpr int kAbiVersion = 2;
 
 void write_error(char* err, std::size_t err_len, const std::string& message) {
   if (err == nullptr || err_len == 0) return;
@@ -149,6 +149,22 @@ int path_torch_forward(int dtype, int64_t B, int64_t T, int64_t HQ, int64_t H, i
     a.stream = static_cast<CUstream_st*>(stream);
     path::gpu::lowp_forward_device(a);
   });
+}
+
+size_t path_torch_forward_workspace_bytes(int dtype, int64_t B, int64_t T, int64_t HQ, int64_t H, int64_t D, int64_t Dv,
+                                          int gated, const int64_t* cu_seqlens, size_t n_cu, char* err,
+                                          size_t err_len) {
+  std::size_t bytes = 0;
+  const int rc = guarded(err, err_len, [&] {
+    path::gpu::ForwardArgs a;
+    a.shape = path::Shape{B, T, HQ, H, D, Dv};
+    a.q.dtype = input_dtype(dtype);
+    static const float gate_marker = 0.0f;  // only whether g is given counts
+    a.g.data = gated ? &gate_marker : nullptr;
+    a.cu_seqlens = host_cu(cu_seqlens, n_cu);
+    bytes = path::gpu::forward_workspace_bytes(a);
+  });
+  return rc == PATH_TORCH_OK ? bytes : 0;
 }
 
 size_t path_torch_backward_workspace_bytes(int64_t B, int64_t T, int64_t HQ, int64_t H, int64_t D, int64_t Dv,

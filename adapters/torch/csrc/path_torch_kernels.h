@@ -48,6 +48,13 @@ PATH_TORCH_API int path_torch_forward(int dtype, int64_t B, int64_t T, int64_t H
                        void* o, size_t no, float* lse, size_t nlse,
                        void* stream, char* err, size_t err_len);
 
+/* Bytes of device memory the forward allocates itself (stream-ordered, outside PyTorch's allocator)
+ * for this problem with the kernel it would run here (the tensor-core kernel's scratch included);
+ * 0 and a message in err when the problem is invalid. gated: whether g is given. */
+PATH_TORCH_API size_t path_torch_forward_workspace_bytes(int dtype, int64_t B, int64_t T, int64_t HQ, int64_t H,
+                                           int64_t D, int64_t Dv, int gated, const int64_t* cu_seqlens,
+                                           size_t n_cu, char* err, size_t err_len);
+
 /* Bytes of device workspace the backward allocates (stream-ordered) for this problem; 0 and a message
  * in err when the shape is invalid. */
 PATH_TORCH_API size_t path_torch_backward_workspace_bytes(int64_t B, int64_t T, int64_t HQ, int64_t H, int64_t D, int64_t Dv,

@@ -27,7 +27,7 @@ int main() {
   void* out = const_cast<void*>(fake);
   const float* ff = static_cast<const float*>(fake);
   float* fo = static_cast<float*>(out);
-  expect(path_torch_abi_version() == 1, "abi version", "");
+  expect(path_torch_abi_version() == 2, "abi version", "");
 
   std::size_t n = 4 * 2 * 48;
   int rc = path_torch_forward(PATH_TORCH_BF16, 1, 4, 2, 2, 48, 48, 0.125, 1, fake, n, fake, n, fake, n, ff, n, ff, 8,
@@ -58,6 +58,15 @@ int main() {
                            ff, ng, fake, n, ff, 8, fake, n, nullptr, 0, out, n, out, n, out, n, fo, n, fo, nb,
                            nullptr, 0, nullptr, err, sizeof err);
   expect(rc == PATH_TORCH_INVALID && has(err, "dg"), "backward: gate without dg refused", err);
+
+  // forward workspace: here (no GPU) the plain kernel's, the gate scan's G and the copy of cu_seqlens
+  // (256-byte aligned); an invalid shape is 0 with the reason.
+  const int64_t varlen[] = {0, 3, 4};
+  const std::size_t fws = path_torch_forward_workspace_bytes(PATH_TORCH_BF16, 1, 4, 2, 2, 64, 64, 1, varlen, 3, err, sizeof err);
+  expect(fws == 256 + 4 * 2 * sizeof(float), "forward workspace bytes (plain, gated, varlen)", err);
+  expect(path_torch_forward_workspace_bytes(PATH_TORCH_BF16, 1, 4, 3, 2, 64, 64, 0, nullptr, 0, err, sizeof err) == 0 &&
+             err[0] != 0,
+         "forward workspace bytes: HQ not a multiple of H refused", err);
 
   const std::size_t ws = path_torch_backward_workspace_bytes(64, 1024, 32, 32, 64, 64, nullptr, 0, err, sizeof err);
   expect(ws > std::size_t{3} * 64 * 32 * 1024 * 1025 / 2 * 4 - 1, "backward workspace bytes", "");

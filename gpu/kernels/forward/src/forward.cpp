@@ -77,6 +77,55 @@ bool tc_presplit() {
 }
 }  // namespace
 
+namespace {
+// The tensor-core kernel's arguments for `a` (its pointers, the blocks of its sequences and the
+// split settings from the environment); G and scale as lowp_forward_device prepared them.
+tc_forward::TcArgs tc_args_for(const ForwardArgs& a, const std::vector<SequenceRange>& seqs, const float* G,
+                               float scale) {
+  const Shape& s = a.shape;
+  tc_forward::TcArgs ta;
+  ta.in_type = a.q.dtype;
+  ta.q = a.q.data;
+  ta.k = a.k.data;
+  ta.v = a.v.data;
+  ta.w = static_cast<const float*>(a.w.data);
+  ta.beta = static_cast<const float*>(a.beta.data);
+  ta.G = G;
+  ta.T = s.T;
+  ta.HQ = s.HQ;
+  ta.H = s.H;
+  ta.D = s.D;
+  ta.scale = scale;
+  ta.gate_fla = a.gate_convention == GateConvention::fla;
+  ta.o = a.o.data;
+  ta.lse = static_cast<float*>(a.lse.data);
+  std::vector<std::int64_t> batch, begin, length;
+  for (const SequenceRange& r : seqs) {
+    batch.push_back(r.batch);
+    begin.push_back(r.begin);
+    length.push_back(r.length);
+  }
+  ta.blocks = tc_forward::make_blocks(batch, begin, length, s.T);
+  ta.split_terms = tc_split_terms();
+  ta.presplit = tc_presplit();
+  return ta;
+}
+
+// Where the gate scan's G starts in the scratch: after the copy of cu_seqlens, 256-byte aligned.
+std::size_t gate_offset_of(const ForwardArgs& a) { return (a.cu_seqlens.size() * sizeof(std::int64_t) + 255) / 256 * 256; }
+}  // namespace
+
+std::size_t forward_workspace_bytes(const ForwardArgs& a) {
+  // The checks of the problem that do not need its tensors (the sizes below trust them).
+  path::detail::check_shape(a.shape);
+  check_head_dims(a.shape);
+  check_input_dtype(a.q.dtype);
+  path::detail::check_cu_seqlens(a.shape, a.cu_seqlens);
+  const std::size_t common = gate_offset_of(a) + (a.g.data != nullptr ? a.shape.g_size() * sizeof(float) : 0);
+  if (resolve_forward_kernel(a) != ForwardKernel::tensor_core) return common;
+  return common + tc_forward::scratch_bytes(tc_args_for(a, sequences_of(a.shape, a.cu_seqlens), nullptr, 1.0f));
+}
+
 void lowp_forward_device(const ForwardArgs& a) {
   validate_forward_args(a);
   const ForwardKernel kernel = resolve_forward_kernel(a);
@@ -88,7 +137,7 @@ void lowp_forward_device(const ForwardArgs& a) {
 
   const bool gate = a.g.data != nullptr;
   const std::size_t cu_bytes = a.cu_seqlens.size() * sizeof(std::int64_t);
-  const std::size_t gate_offset = (cu_bytes + 255) / 256 * 256;
+  const std::size_t gate_offset = gate_offset_of(a);
   StreamScratch scratch(gate_offset + (gate ? s.g_size() * sizeof(float) : 0), stream);
   auto* base = static_cast<unsigned char*>(scratch.get());
   const std::int64_t* cu = nullptr;
@@ -121,31 +170,7 @@ void lowp_forward_device(const ForwardArgs& a) {
   sa.lse = static_cast<float*>(a.lse.data);
   if (gate) forward_detail::launch_gate_scan(static_cast<const float*>(a.g.data), G, cu, sa.num_seqs, s.T, s.HQ, stream);
   if (kernel == ForwardKernel::tensor_core) {
-    tc_forward::TcArgs ta;
-    ta.in_type = a.q.dtype;
-    ta.q = a.q.data;
-    ta.k = a.k.data;
-    ta.v = a.v.data;
-    ta.w = sa.w;
-    ta.beta = sa.beta;
-    ta.G = G;
-    ta.T = s.T;
-    ta.HQ = s.HQ;
-    ta.H = s.H;
-    ta.D = s.D;
-    ta.scale = sa.scale;
-    ta.gate_fla = sa.gate_fla;
-    ta.o = a.o.data;
-    ta.lse = sa.lse;
-    std::vector<std::int64_t> batch, begin, length;
-    for (const SequenceRange& r : seqs) {
-      batch.push_back(r.batch);
-      begin.push_back(r.begin);
-      length.push_back(r.length);
-    }
-    ta.blocks = tc_forward::make_blocks(batch, begin, length, s.T);
-    ta.split_terms = tc_split_terms();
-    ta.presplit = tc_presplit();
+    const tc_forward::TcArgs ta = tc_args_for(a, seqs, G, sa.scale);
     tc_forward::launch(ta, stream);
     return;
   }

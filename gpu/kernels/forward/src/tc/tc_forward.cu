@@ -115,41 +115,51 @@ std::string cannot_run_reason(DType in_type, std::int64_t D, std::int64_t Dv) {
   return {};
 }
 
-void launch(const TcArgs& a, cudaStream_t stream) {
-  const std::int64_t nb = static_cast<std::int64_t>(a.blocks.size());
-  if (nb == 0) return;
-  if (a.HQ < 1 || a.H < 1 || a.HQ % a.H != 0) throw std::logic_error("tc_forward: HQ must be a multiple of H");
-  if (a.HQ > 65535 || a.H > 65535) throw std::logic_error("tc_forward: more than 65535 heads");
-  const std::size_t D = static_cast<std::size_t>(a.D), unb = static_cast<std::size_t>(nb);
-  kernel_host::ScratchLayout sizing;
-  sizing.take<TcBlock>(unb);
-  sizing.take<float>(unb * a.H * BK * D);
-  sizing.take<float>(unb * a.H * BK * D);
-  sizing.take<float>(unb * a.HQ * BK * D);
-  sizing.take<float>(unb * a.HQ * BK * BK);
-  // The pre-split planes: kSplitPlanes x (K~, W'^T: each half the fp32 array's words; w likewise).
-  const std::int64_t w_pairs = rows_read(a.blocks) * a.H * a.D / 2;
-  const std::size_t kt_pairs = unb * a.H * BK * D / 2;
-  if (a.presplit) {
-    sizing.take<std::uint32_t>(kSplitPlanes * kt_pairs);
-    sizing.take<std::uint32_t>(kSplitPlanes * kt_pairs);
-    sizing.take<std::uint32_t>(kSplitPlanes * static_cast<std::size_t>(w_pairs));
-  }
-  kernel_host::StreamScratch scratch(sizing.bytes(), stream);
-  kernel_host::ScratchLayout lay(static_cast<unsigned char*>(scratch.get()));
-  DevArgs d{};
+namespace {
+
+// The scratch's parts in their order: sizes only through a ScratchLayout without a base (then the
+// pointers are null), the pointers into it through one with. One list for both, so the bytes
+// allocated are the bytes placed.
+TcBlock* place_scratch(const TcArgs& a, kernel_host::ScratchLayout& lay, DevArgs& d) {
+  const std::size_t D = static_cast<std::size_t>(a.D), unb = a.blocks.size();
   TcBlock* blocks = lay.take<TcBlock>(unb);
   d.kt = lay.take<float>(unb * a.H * BK * D);
   d.wpt = lay.take<float>(unb * a.H * BK * D);
   d.qt = lay.take<float>(unb * a.HQ * BK * D);
   d.rd = lay.take<float>(unb * a.HQ * BK * BK);
   if (a.presplit) {
+    // The pre-split planes: kSplitPlanes x (K~, W'^T: each half the fp32 array's words; w likewise).
+    const std::int64_t w_pairs = rows_read(a.blocks) * a.H * a.D / 2;
+    const std::size_t kt_pairs = unb * a.H * BK * D / 2;
     d.kt3 = lay.take<std::uint32_t>(kSplitPlanes * kt_pairs);
     d.wpt3 = lay.take<std::uint32_t>(kSplitPlanes * kt_pairs);
     d.w3 = lay.take<std::uint32_t>(kSplitPlanes * static_cast<std::size_t>(w_pairs));
     d.kt_plane = static_cast<std::int64_t>(kt_pairs);
     d.w_plane = w_pairs;
   }
+  return blocks;
+}
+
+}  // namespace
+
+std::size_t scratch_bytes(const TcArgs& a) {
+  kernel_host::ScratchLayout sizing;
+  DevArgs d{};
+  place_scratch(a, sizing, d);
+  return sizing.bytes();
+}
+
+void launch(const TcArgs& a, cudaStream_t stream) {
+  const std::int64_t nb = static_cast<std::int64_t>(a.blocks.size());
+  if (nb == 0) return;
+  if (a.HQ < 1 || a.H < 1 || a.HQ % a.H != 0) throw std::logic_error("tc_forward: HQ must be a multiple of H");
+  if (a.HQ > 65535 || a.H > 65535) throw std::logic_error("tc_forward: more than 65535 heads");
+  const std::size_t unb = static_cast<std::size_t>(nb);
+  const std::int64_t w_pairs = rows_read(a.blocks) * a.H * a.D / 2;
+  kernel_host::StreamScratch scratch(scratch_bytes(a), stream);
+  kernel_host::ScratchLayout lay(static_cast<unsigned char*>(scratch.get()));
+  DevArgs d{};
+  TcBlock* blocks = place_scratch(a, lay, d);
   // From pageable memory: cudaMemcpyAsync returns once the source has been staged, so a.blocks
   // may go away afterwards (forward.cpp copies cu_seqlens the same way).
   PATH_CUDA_CHECK(cudaMemcpyAsync(blocks, a.blocks.data(), unb * sizeof(TcBlock), cudaMemcpyHostToDevice, stream));

@@ -66,6 +66,11 @@ inline std::vector<TcBlock> make_blocks(const std::vector<std::int64_t>& batch, 
   return out;
 }
 
+// Bytes of device scratch launch() allocates for `a` (its blocks, head counts, D and presplit):
+// K~, W'^T, Q~ and the diagonal logits in fp32 and, with presplit, the bf16 planes
+// (docs/gpu-fast-forward.md, "Scratch"). No CUDA call.
+std::size_t scratch_bytes(const TcArgs& a);
+
 // Enqueues the preprocessing and main kernels on `stream` (scratch from the stream-ordered
 // allocator, freed on return, stream-ordered). Checks every launch.
 void launch(const TcArgs& a, cudaStream_t stream);

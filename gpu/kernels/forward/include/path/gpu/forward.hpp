@@ -57,6 +57,13 @@ ForwardKernel resolve_forward_kernel(const ForwardArgs& a);
 // path::InvalidProblem naming the tensor and the problem. Makes no CUDA call.
 void validate_forward_args(const ForwardArgs& a);
 
+// Bytes of device memory lowp_forward_device allocates itself (stream-ordered, outside any
+// caller's allocator) for `a` with the kernel resolve_forward_kernel picks: the device copy of
+// cu_seqlens and the gate scan's G, and the tensor-core kernel's scratch (docs/gpu-fast-forward.md,
+// "Scratch"). Reads a's shape, cu_seqlens, dtype, kernel and whether g is given, not its data;
+// queries the device only as resolve_forward_kernel does.
+std::size_t forward_workspace_bytes(const ForwardArgs& a);
+
 // Validates, then enqueues the forward on a.stream with the kernel resolve_forward_kernel picks (it
 // allocates and frees scratch with the stream-ordered allocator). Launch errors throw path::gpu::CudaError at once; errors of
 // the running kernel surface at the caller's next synchronization.
