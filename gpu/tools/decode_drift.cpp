@@ -71,6 +71,7 @@ struct Options {
   std::vector<Config> configs;
   std::string gate = "none";  // none, paper, fla
   std::string out = "drift.csv", dump;
+  double beta_lo = -1, beta_hi = -1;  // --beta LO,HI: every beta redrawn uniformly in [LO, HI]; unset: (0, 2)
 };
 
 [[noreturn]] void usage(const std::string& why, int status = 2) {
@@ -78,9 +79,11 @@ struct Options {
             << "usage: path_gpu_drift [--T 65536] [--checkpoints 1024,16384,65536] [--window 1024]\n"
             << "                      [--B 1] [--H 1] [--HQ 1] [--D 64] [--gate none|paper|fla] [--seed S]\n"
             << "                      [--configs bf16,fp16,bf16+f32cache,fp16+f32cache,fp32] [--out drift.csv]\n"
-            << "                      [--dump FILE.safetensors]\n"
+            << "                      [--dump FILE.safetensors] [--beta LO,HI]\n"
             << "  checkpoints: cache lengths L in [2, T] (L - 1 decode steps after one prefilled token); by default\n"
-            << "  those of 1024, 16384, 65536 that are <= T, and T. D in {16, 32, 64, 128}, Dv = D.\n";
+            << "  those of 1024, 16384, 65536 that are <= T, and T. D in {16, 32, 64, 128}, Dv = D.\n"
+            << "  beta: uniform in [LO, HI] within [0, 2] (e.g. 1.98,2: near reflections, where the transforms\n"
+            << "  may stop contracting past errors, docs/decode.md section 7); default the generator's (0, 2).\n";
   std::exit(status);
 }
 
@@ -140,6 +143,18 @@ Options parse(int argc, char** argv) {
     else if (a == "--configs") configs = v;
     else if (a == "--out") o.out = v;
     else if (a == "--dump") o.dump = v;
+    else if (a == "--beta") {
+      const std::vector<std::string> r = split(v);
+      try {
+        if (r.size() != 2) throw std::invalid_argument(v);
+        o.beta_lo = std::stod(r[0]);
+        o.beta_hi = std::stod(r[1]);
+      } catch (const std::exception&) {
+        usage("--beta: expected LO,HI, got '" + v + "'");
+      }
+      if (!(0 <= o.beta_lo && o.beta_lo <= o.beta_hi && o.beta_hi <= 2))
+        usage("--beta: need 0 <= LO <= HI <= 2, got '" + v + "'");
+    }
     else if (a == "--checkpoints") {
       checkpoints_given = true;
       o.checkpoints.clear();
@@ -199,7 +214,10 @@ Problem<double> draw(const Options& opt, std::uint64_t seed) {
   spec.gate = opt.gate != "none";
   spec.convention = opt.gate == "fla" ? GateConvention::fla : GateConvention::paper;
   random::Rng rng(seed);
-  return testing::random_problem(spec, rng);
+  Problem<double> p = testing::random_problem(spec, rng);
+  if (opt.beta_lo >= 0)  // after the problem's own draws, so the rest of the problem is the default's
+    for (double& b : p.beta) b = opt.beta_lo + (opt.beta_hi - opt.beta_lo) * random::uniform01(rng);
+  return p;
 }
 
 // Tokens [0, L) of every sequence.
@@ -408,6 +426,7 @@ int run(const Options& opt) {
               static_cast<long long>(opt.HQ), static_cast<long long>(opt.D), opt.gate.c_str(), checkpoints.c_str(),
               static_cast<long long>(opt.window), static_cast<unsigned long long>(seed),
               static_cast<unsigned long long>(seed), kernel ? kernel : "auto");
+  if (opt.beta_lo >= 0) std::printf("beta: uniform in [%.17g, %.17g] (--beta)\n", opt.beta_lo, opt.beta_hi);
   std::fflush(stdout);
   std::ofstream csv(opt.out);
   if (!csv) throw std::runtime_error("cannot write " + opt.out);
@@ -430,6 +449,7 @@ int run(const Options& opt) {
                      {"layout", "FLA's [B, T, heads, dim]; <dtype>.o row t = the exact decode step output at token t; "
                                 "<dtype>.k_cache.<L> = the exact cache after L tokens, row j = k_j^(L-1) "
                                 "(docs/decode.md (1)); all from the rounded inputs in this file, in fp64"}};
+    if (opt.beta_lo >= 0) dump.metadata["beta"] = std::to_string(opt.beta_lo) + "," + std::to_string(opt.beta_hi);
     char scale[32];
     std::snprintf(scale, sizeof scale, "%.17g", drawn.scale);
     dump.metadata["scale"] = scale;
