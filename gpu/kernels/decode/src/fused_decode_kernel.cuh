@@ -17,10 +17,13 @@
 // Work split: grid (split, kv head, sequence); a block of kThreads = 32 groups of kLanes = 8 lanes
 // streams keys [split * split_len, ...) in tiles of 32 keys (one key per group); lane l of a group
 // holds the E = D / 8 contiguous components l*E .. l*E+E-1 (16-byte loads of the cache for bf16
-// D = 64). Per tile: logits to shared memory, then per (token, query head) pair an online-softmax
-// update (probabilities rounded to the input type before P*V, as the plain kernels do), the
-// accumulators of all pairs spread over the block's threads. Each split writes (m, l, acc) per pair
-// to a workspace; fused_combine_kernel merges them into o and lse.
+// D = 64), its rows streamed through a ring of cp.async copies S - 1 tiles ahead (ring_stages). Per
+// tile: logits to shared memory, then per (token, query head) pair an online-softmax update
+// (probabilities rounded to the input type before P*V, as the plain kernels do), and P*V either in
+// each key's group (group_pv_fits: up to two pairs, in registers) or over the block's threads in key
+// slices (pv_slices). Each split writes (m, l, acc) per pair to a workspace; fused_combine_kernel
+// merges them into o and lse. Why each piece: docs/decode.md section 6 and the profiles in
+// docs/performance-gpu.md (2026-12-02).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -291,10 +294,6 @@ __global__ void fused_append_gates_kernel(DecodeKernelArgs a) {
   }
 }
 
-// The fused pass over keys [split * split_len, min(+split_len, n0 + n)) of (sequence, kv head).
-// The chunk's values and gates are in the cache already (the append kernels run first).
-// EVT: the value row's elements per lane (Dv / 8) when it is a compile-time constant (the
-// instantiations with Dv = D), 0 for a run-time one (D != Dv: a switch, more registers).
 // Blocks per multiprocessor the register allocation must allow: 3 (24 warps: at most 85 registers
 // a thread) for a 16-bit cache at D = Dv <= 64, where the step is bound by the latency of its loads
 // and barriers (80 registers and 16 bytes of spills at D = 64); the compiler's choice otherwise
@@ -304,6 +303,10 @@ constexpr int fused_min_blocks() {
   return sizeof(KC) == 2 && E <= 8 && EVT == E ? 3 : 1;
 }
 
+// The fused pass over keys [split * split_len, min(+split_len, n0 + n)) of (sequence, kv head).
+// The chunk's values and gates are in the cache already (the append kernels run first).
+// EVT: the value row's elements per lane (Dv / 8) when it is a compile-time constant (the
+// instantiations with Dv = D), 0 for a run-time one (D != Dv: a switch, more registers).
 template <class In, class KC, int E, int EVT>
 __global__ void __launch_bounds__(kThreads, fused_min_blocks<KC, E, EVT>()) fused_step_kernel(DecodeKernelArgs a, FusedPlan f) {
   const In* __restrict__ q = static_cast<const In*>(a.q);
@@ -318,7 +321,7 @@ __global__ void __launch_bounds__(kThreads, fused_min_blocks<KC, E, EVT>()) fuse
   const i64 total = a.n0 + a.n;
   const i64 begin = split * f.split_len;
   const i64 end = min(begin + f.split_len, total);
-  constexpr bool kCompensated = std::is_same_v<In, float> || std::is_same_v<KC, float>;  // perm_dot
+  constexpr bool kCompensated = std::is_same_v<In, float> || std::is_same_v<KC, float>;  // group_dot, prob_exp
 
   PATH_DYNAMIC_SHARED(shared_raw);
   float* const ws = reinterpret_cast<float*>(shared_raw);  // [n][D] permuted
