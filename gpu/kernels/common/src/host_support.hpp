@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "path/gpu/cuda_check.hpp"
 #include "path/gpu/device_buffer.hpp"
 #include "path/gpu/kernel_args.hpp"
 #include "path/problem.hpp"
@@ -56,6 +57,17 @@ void check_attention_args(const Args& a) {
   path::detail::check_cu_seqlens(s, a.cu_seqlens);
   const bool varlen = !a.cu_seqlens.empty();
   check_grid(s, varlen ? a.cu_seqlens.size() - 1 : static_cast<std::size_t>(s.B), varlen);
+}
+
+// Lets `kernel` launch with `bytes` of dynamic shared memory: beyond the default 48 KiB a kernel
+// must opt in (cudaFuncAttributeMaxDynamicSharedMemorySize); below it nothing is needed. `name`
+// names the kernel in the error.
+template <class Kernel>
+void allow_dynamic_shared(Kernel kernel, std::size_t bytes, const char* name) {
+  if (bytes <= 48 * 1024) return;
+  const std::string what = std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize) of ") + name;
+  ::path::gpu::detail::check_cuda(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)),
+                                   what.c_str(), __FILE__, __LINE__);
 }
 
 // Stream-ordered scratch (cudaMallocAsync / cudaFreeAsync), freed on every path out.

@@ -9,6 +9,7 @@
 #include "decode_kernel.cuh"
 #include "fused_decode_kernel.cuh"
 #include "decode_launch.hpp"
+#include "host_support.hpp"
 #include "path/gpu/cuda_check.hpp"
 
 namespace path::gpu::decode_detail {
@@ -20,12 +21,7 @@ struct DeviceLauncher {
   template <class Grid, class Kernel, class... Args>
   void operator()(const char* name, Grid g, unsigned threads, std::size_t shared_bytes, Kernel kernel,
                   const Args&... args) const {
-    if (shared_bytes > 48 * 1024) {  // beyond the default: the kernel opts in (the fused step's ring)
-      const std::string what = std::string("cudaFuncSetAttribute(MaxDynamicSharedMemorySize) of ") + name;
-      path::gpu::detail::check_cuda(
-          cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes)),
-          what.c_str(), __FILE__, __LINE__);
-    }
+    kernel_host::allow_dynamic_shared(kernel, shared_bytes, name);  // the fused step's ring may exceed 48 KiB
     kernel<<<dim3(g.x, g.y, g.z), threads, shared_bytes, stream>>>(args...);
     const std::string what = std::string("launch of ") + name + " (cudaGetLastError)";
     path::gpu::detail::check_cuda(cudaGetLastError(), what.c_str(), __FILE__, __LINE__);

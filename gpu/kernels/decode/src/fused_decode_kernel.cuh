@@ -246,7 +246,8 @@ inline bool plan_fused(const DecodeKernelArgs& a, int target_blocks, FusedPlan& 
   if (fused_shared_floats(a.n, f.pairs, a.D, a.Dv) * sizeof(float) > kSharedLimit)
     return no("the chunk's staged tokens exceed 48 KiB of shared memory");
   const int cache_bytes = (a.in_type == DType::F32 || a.cache_type == DType::F32) ? 4 : 2;  // KC
-  f.shared_bytes = ring_offset(a.n, f.pairs, a.D, a.Dv) + ring_bytes(static_cast<int>((a.D + a.Dv) / kLanes) * cache_bytes);
+  const std::size_t ring = ring_bytes(static_cast<int>((a.D + a.Dv) / kLanes) * cache_bytes);
+  f.shared_bytes = ring_offset(a.n, f.pairs, a.D, a.Dv) + ring;
   const i64 total = a.n0 + a.n;
   const i64 per_seq = a.batch * a.H;
   i64 splits = (static_cast<i64>(target_blocks) + per_seq - 1) / per_seq;
@@ -260,7 +261,7 @@ inline bool plan_fused(const DecodeKernelArgs& a, int target_blocks, FusedPlan& 
   f.split_len = len;
   f.splits = static_cast<int>((total + len - 1) / len);
   f.slices = pv_slices(f.pairs, a.Dv);
-  f.group_pv = group_pv_fits(f.pairs, a.Dv, f.shared_bytes - ring_offset(a.n, f.pairs, a.D, a.Dv));
+  f.group_pv = group_pv_fits(f.pairs, a.Dv, ring);
   return true;
 }
 

@@ -113,6 +113,10 @@ tc_forward::TcArgs tc_args_for(const ForwardArgs& a, const std::vector<SequenceR
 
 // Where the gate scan's G starts in the scratch: after the copy of cu_seqlens, 256-byte aligned.
 std::size_t gate_offset_of(const ForwardArgs& a) { return (a.cu_seqlens.size() * sizeof(std::int64_t) + 255) / 256 * 256; }
+// The scratch every forward kernel gets: the copy of cu_seqlens and, with a gate, the scan's G.
+std::size_t common_scratch_bytes(const ForwardArgs& a) {
+  return gate_offset_of(a) + (a.g.data != nullptr ? a.shape.g_size() * sizeof(float) : 0);
+}
 }  // namespace
 
 std::size_t forward_workspace_bytes(const ForwardArgs& a) {
@@ -121,7 +125,7 @@ std::size_t forward_workspace_bytes(const ForwardArgs& a) {
   check_head_dims(a.shape);
   check_input_dtype(a.q.dtype);
   path::detail::check_cu_seqlens(a.shape, a.cu_seqlens);
-  const std::size_t common = gate_offset_of(a) + (a.g.data != nullptr ? a.shape.g_size() * sizeof(float) : 0);
+  const std::size_t common = common_scratch_bytes(a);
   if (resolve_forward_kernel(a) != ForwardKernel::tensor_core) return common;
   return common + tc_forward::scratch_bytes(tc_args_for(a, sequences_of(a.shape, a.cu_seqlens), nullptr, 1.0f));
 }
@@ -138,7 +142,7 @@ void lowp_forward_device(const ForwardArgs& a) {
   const bool gate = a.g.data != nullptr;
   const std::size_t cu_bytes = a.cu_seqlens.size() * sizeof(std::int64_t);
   const std::size_t gate_offset = gate_offset_of(a);
-  StreamScratch scratch(gate_offset + (gate ? s.g_size() * sizeof(float) : 0), stream);
+  StreamScratch scratch(common_scratch_bytes(a), stream);
   auto* base = static_cast<unsigned char*>(scratch.get());
   const std::int64_t* cu = nullptr;
   if (!a.cu_seqlens.empty()) {

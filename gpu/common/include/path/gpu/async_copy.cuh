@@ -13,6 +13,8 @@
 
 #include <cstring>
 
+#include "path/gpu/kernel_support.cuh"  // PATH_UNROLL
+
 namespace path::gpu::async_copy {
 namespace {
 
@@ -38,7 +40,7 @@ template <int Bytes>
 __device__ __forceinline__ void copy_row(void* dst, const void* src) {
   constexpr int chunk = Bytes >= 16 ? 16 : Bytes;
   static_assert(Bytes % chunk == 0, "a row is whole chunks");
-#pragma unroll
+  PATH_UNROLL
   for (int i = 0; i < Bytes / chunk; ++i)
     copy<chunk>(static_cast<unsigned char*>(dst) + i * chunk, static_cast<const unsigned char*>(src) + i * chunk);
 }

@@ -16,12 +16,6 @@
 namespace path::gpu::tc_forward {
 namespace {
 
-
-template <class Kernel>
-void set_shared(Kernel kernel, std::size_t bytes) {
-  PATH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-}
-
 void launch_split_planes(const float* src, std::uint32_t* planes, std::int64_t pairs, cudaStream_t stream) {
   const unsigned threads = 256;
   const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((pairs + threads - 1) / threads, 65535));
@@ -30,21 +24,21 @@ void launch_split_planes(const float* src, std::uint32_t* planes, std::int64_t p
 }
 
 template <class In, int D, int NS, bool PRESPLIT>
-void launch_typed(const DevArgs& d, std::int64_t num_blocks, std::int64_t w_pairs, cudaStream_t stream) {
+void launch_typed(const DevArgs& d, std::int64_t num_blocks, cudaStream_t stream) {
   const dim3 block(kThreads);
   const dim3 grid_kv(static_cast<unsigned>(num_blocks), static_cast<unsigned>(d.H));
   const dim3 grid_q(static_cast<unsigned>(num_blocks), static_cast<unsigned>(d.HQ));
   const std::size_t kv_bytes = prep_kv_bytes<D>(), q_bytes = prep_q_bytes<D>();
   const std::size_t main_bytes = main_shared_bytes<D, NS, PRESPLIT>(sizeof(In));
-  set_shared(prep_kv_kernel<In, D>, kv_bytes);
-  set_shared(prep_q_kernel<In, D>, q_bytes);
-  set_shared(main_kernel<In, D, NS, PRESPLIT>, main_bytes);
+  kernel_host::allow_dynamic_shared(prep_kv_kernel<In, D>, kv_bytes, "tc_forward::prep_kv_kernel");
+  kernel_host::allow_dynamic_shared(prep_q_kernel<In, D>, q_bytes, "tc_forward::prep_q_kernel");
+  kernel_host::allow_dynamic_shared(main_kernel<In, D, NS, PRESPLIT>, main_bytes, "tc_forward::main_kernel");
   prep_kv_kernel<In, D><<<grid_kv, block, kv_bytes, stream>>>(d);
   PATH_CUDA_CHECK_LAUNCH("tc_forward::prep_kv_kernel");
   if constexpr (PRESPLIT) {
     launch_split_planes(d.kt, d.kt3, d.kt_plane, stream);
     launch_split_planes(d.wpt, d.wpt3, d.kt_plane, stream);
-    launch_split_planes(d.w, d.w3, w_pairs, stream);
+    launch_split_planes(d.w, d.w3, d.w_plane, stream);
   }
   prep_q_kernel<In, D><<<grid_q, block, q_bytes, stream>>>(d);
   PATH_CUDA_CHECK_LAUNCH("tc_forward::prep_q_kernel");
@@ -53,23 +47,23 @@ void launch_typed(const DevArgs& d, std::int64_t num_blocks, std::int64_t w_pair
 }
 
 template <class In, int D, bool PRESPLIT>
-void launch_split(const DevArgs& d, std::int64_t nb, std::int64_t w_pairs, int ns, cudaStream_t stream) {
+void launch_split(const DevArgs& d, std::int64_t nb, int ns, cudaStream_t stream) {
   switch (ns) {
-    case 1: return launch_typed<In, D, 1, PRESPLIT>(d, nb, w_pairs, stream);
-    case 2: return launch_typed<In, D, 2, PRESPLIT>(d, nb, w_pairs, stream);
-    case 3: return launch_typed<In, D, 3, PRESPLIT>(d, nb, w_pairs, stream);
+    case 1: return launch_typed<In, D, 1, PRESPLIT>(d, nb, stream);
+    case 2: return launch_typed<In, D, 2, PRESPLIT>(d, nb, stream);
+    case 3: return launch_typed<In, D, 3, PRESPLIT>(d, nb, stream);
     default: break;
   }
   throw std::logic_error("tc_forward: split_terms " + std::to_string(ns) + " is not 1, 2 or 3");
 }
 
 template <class In>
-void launch_dim(const DevArgs& d, const TcArgs& a, std::int64_t nb, std::int64_t w_pairs, cudaStream_t stream) {
+void launch_dim(const DevArgs& d, const TcArgs& a, std::int64_t nb, cudaStream_t stream) {
   const int ns = a.split_terms;
-  if (a.D == 64) return a.presplit ? launch_split<In, 64, true>(d, nb, w_pairs, ns, stream)
-                                   : launch_split<In, 64, false>(d, nb, w_pairs, ns, stream);
-  if (a.D == 128) return a.presplit ? launch_split<In, 128, true>(d, nb, w_pairs, ns, stream)
-                                    : launch_split<In, 128, false>(d, nb, w_pairs, ns, stream);
+  if (a.D == 64) return a.presplit ? launch_split<In, 64, true>(d, nb, ns, stream)
+                                   : launch_split<In, 64, false>(d, nb, ns, stream);
+  if (a.D == 128) return a.presplit ? launch_split<In, 128, true>(d, nb, ns, stream)
+                                    : launch_split<In, 128, false>(d, nb, ns, stream);
   throw std::logic_error("tc_forward: D = " + std::to_string(a.D) + " is not 64 or 128");
 }
 
@@ -155,7 +149,6 @@ void launch(const TcArgs& a, cudaStream_t stream) {
   if (a.HQ < 1 || a.H < 1 || a.HQ % a.H != 0) throw std::logic_error("tc_forward: HQ must be a multiple of H");
   if (a.HQ > 65535 || a.H > 65535) throw std::logic_error("tc_forward: more than 65535 heads");
   const std::size_t unb = static_cast<std::size_t>(nb);
-  const std::int64_t w_pairs = rows_read(a.blocks) * a.H * a.D / 2;
   kernel_host::StreamScratch scratch(scratch_bytes(a), stream);
   kernel_host::ScratchLayout lay(static_cast<unsigned char*>(scratch.get()));
   DevArgs d{};
@@ -178,8 +171,8 @@ void launch(const TcArgs& a, cudaStream_t stream) {
   d.o = a.o;
   d.lse = a.lse;
   switch (a.in_type) {
-    case DType::BF16: return launch_dim<__nv_bfloat16>(d, a, nb, w_pairs, stream);
-    case DType::F16: return launch_dim<__half>(d, a, nb, w_pairs, stream);
+    case DType::BF16: return launch_dim<__nv_bfloat16>(d, a, nb, stream);
+    case DType::F16: return launch_dim<__half>(d, a, nb, stream);
     default: break;
   }
   throw std::logic_error("tc_forward: input dtype " + std::string(dtype_label(a.in_type)) + " is not bf16 or fp16");
