@@ -112,6 +112,16 @@ rc::Gen<std::vector<int>> tokens_gen(int max_tokens) {
   });
 }
 
+// Kv head ids 0 .. n-1, n in [1, max_heads]; shrinks by removing any run of heads, one kept.
+rc::Gen<std::vector<int>> heads_gen(int max_heads) {
+  return rc::Gen<std::vector<int>>([=](const rc::Random& random, int) {
+    Rng r(rc::Random(random).next());
+    return rc::shrinkable::shrinkRecur(iota_ids(0, between(r, 1, max_heads)), [](const std::vector<int>& v) {
+      return rc::seq::filter(rc::shrink::removeChunks(v), [](const std::vector<int>& c) { return !c.empty(); });
+    });
+  });
+}
+
 // Varlen sequences: none (no varlen) for most draws; else 1 to 4 sequences, each empty, of length
 // 1, or any length. Shrinks by removing sequences, then tokens of each (down to an empty one).
 rc::Gen<std::vector<std::vector<int>>> segments_gen(const GeneratorOptions& o) {
@@ -301,7 +311,7 @@ rc::Gen<FuzzChoice> fuzz_choice(const GeneratorOptions& options) {
   // candidate (batch, heads, head dims, gradients), so that the many token candidates are judged on
   // a small case, then the tokens, the varlen sequences, the gate and the mode.
   auto shape = rc::gen::tuple(
-      rc::gen::inRange(1, o.max_batch + 1), rc::gen::inRange(1, o.max_kv_heads + 1), rc::gen::inRange(1, o.max_group + 1),
+      rc::gen::inRange(1, o.max_batch + 1), heads_gen(o.max_kv_heads), rc::gen::inRange(1, o.max_group + 1),
       rc::gen::inRange(0, dims), drawn_int(0, [=](Rng& r, int) { return percent(r) < 70 ? 0 : between(r, 1, dims); }),
       flag_gen(o.gradients, 50), tokens_gen(o.max_tokens), segments_gen(o),
       o.gates ? rc::gen::inRange(0, 3) : rc::gen::just(0), o.prefill ? flag_gen(o.decode, 25) : rc::gen::just(1),
@@ -313,7 +323,7 @@ rc::Gen<FuzzChoice> fuzz_choice(const GeneratorOptions& options) {
     const auto& t = both.first;
     FuzzChoice c;
     c.batch = std::get<0>(t);
-    c.kv_heads = std::get<1>(t);
+    c.heads = std::get<1>(t);
     c.group = std::get<2>(t);
     c.head_dim = std::get<3>(t);
     c.value_dim = std::get<4>(t);
@@ -335,7 +345,9 @@ std::optional<conformance::CaseSpec> make_spec(const FuzzChoice& c, const Genera
   const auto dims = static_cast<int>(o.head_dims.size());
   const index_t D = o.head_dims[static_cast<std::size_t>(std::clamp(c.head_dim, 0, dims - 1))];
   const index_t Dv = c.value_dim <= 0 ? D : o.head_dims[static_cast<std::size_t>(std::min(c.value_dim, dims) - 1)];
-  const index_t H = std::max(1, c.kv_heads), HQ = H * std::max(1, c.group);
+  const index_t H = std::max<index_t>(1, static_cast<index_t>(c.heads.size())), HQ = H * std::max(1, c.group);
+  for (int h : c.heads)
+    if (h < 0 || h > 1 << 10) throw std::invalid_argument("fuzz choice: kv head id " + std::to_string(h) + " is outside [0, 1024]");
   // A single varlen sequence is the dense case with its tokens: shrinking a varlen batch down to
   // one sequence then leaves no cu_seqlens behind.
   if (c.segments.size() == 1) {
@@ -363,20 +375,31 @@ std::optional<conformance::CaseSpec> make_spec(const FuzzChoice& c, const Genera
   return s;
 }
 
-std::optional<conformance::CaseInput> make_input(const FuzzChoice& c, const GeneratorOptions& o, const std::string& name) {
-  const std::optional<conformance::CaseSpec> spec = make_spec(c, o, name);
-  if (!spec) return std::nullopt;
-  conformance::CaseInput in;
-  in.spec = *spec;
-  const Shape& s = spec->shape;
+namespace {
+
+// The kv head ids of a choice (none given: head 0).
+std::vector<int> head_ids(const FuzzChoice& c) { return c.heads.empty() ? std::vector<int>{0} : c.heads; }
+
+// Keeps, of rows of `heads_in` heads of `width` values each, the heads `keep` (in that order).
+void keep_heads(std::vector<double>& x, std::size_t heads_in, std::size_t width, const std::vector<std::size_t>& keep) {
+  if (x.empty()) return;
+  const std::size_t rows = x.size() / (heads_in * width);
+  std::vector<double> out;
+  out.reserve(rows * keep.size() * width);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t h : keep) {
+      const auto at = x.begin() + static_cast<std::ptrdiff_t>((r * heads_in + h) * width);
+      out.insert(out.end(), at, at + static_cast<std::ptrdiff_t>(width));
+    }
+  x = std::move(out);
+}
+
+// Draws every family's values for heads 0 .. `s.H - 1` (s: the shape with every head up to the
+// largest id), per token from the token's own stream.
+void draw_values(conformance::CaseInput& in, const Shape& s, const std::vector<std::uint64_t>& ids, const ValueChoice& v) {
   Problem<double>& p = in.problem;
   p.shape = s;
-  p.gate_convention = spec->gate_convention;
-  p.cu_seqlens = spec->cu_seqlens;
-  p.scale = round_to(1.0 / std::sqrt(static_cast<double>(s.D)), DType::F32);
   p.beta.resize(s.beta_size());
-  const ValueChoice& v = c.values;
-  const std::vector<std::uint64_t> ids = token_ids(c, s);
   auto family = [&](std::string_view name) { return random::derive_seed(v.seed, name); };
   const double qk_sigma = v.logits == LogitKind::large ? 4.0 : 1.0;
   const auto HQ = static_cast<std::size_t>(s.HQ), H = static_cast<std::size_t>(s.H);
@@ -386,9 +409,52 @@ std::optional<conformance::CaseInput> make_input(const FuzzChoice& c, const Gene
   draw_normal(p.v, H * Dv, 1.0, v.v_detail, ids, family("v"));
   draw_w(p, v, ids, v.seed);
   per_token_rows(p.beta, H, ids, family("beta"), [&](Rng& r, std::uint64_t id, std::size_t) { return draw_beta(r, v, id); });
-  if (spec->gated)
+  if (in.spec.gated)
     per_token_rows(p.g, HQ, ids, family("g"), [&](Rng& r, std::uint64_t id, std::size_t) { return draw_gate(r, v, id); });
-  if (spec->gradients) draw_normal(in.dO, HQ * Dv, 1.0, v.do_detail, ids, family("do"));
+  if (in.spec.gradients) draw_normal(in.dO, HQ * Dv, 1.0, v.do_detail, ids, family("do"));
+}
+
+// Narrows a draw over heads 0 .. all - 1 to the heads `kept` (ids); query head j of kv head h is
+// query head h * G + j of the draw.
+void narrow_to_heads(conformance::CaseInput& in, index_t all, const std::vector<int>& kept) {
+  Problem<double>& p = in.problem;
+  const auto G = static_cast<std::size_t>(p.shape.group_size());
+  std::vector<std::size_t> kv, query;
+  for (int h : kept) {
+    kv.push_back(static_cast<std::size_t>(h));
+    for (std::size_t j = 0; j < G; ++j) query.push_back(static_cast<std::size_t>(h) * G + j);
+  }
+  const auto H = static_cast<std::size_t>(all), HQ = H * G;
+  const auto D = static_cast<std::size_t>(p.shape.D), Dv = static_cast<std::size_t>(p.shape.Dv);
+  keep_heads(p.q, HQ, D, query);
+  keep_heads(p.k, H, D, kv);
+  keep_heads(p.v, H, Dv, kv);
+  keep_heads(p.w, H, D, kv);
+  keep_heads(p.beta, H, 1, kv);
+  keep_heads(p.g, HQ, 1, query);
+  keep_heads(in.dO, HQ, Dv, query);
+  p.shape.H = static_cast<index_t>(kept.size());
+  p.shape.HQ = p.shape.H * static_cast<index_t>(G);
+}
+
+}  // namespace
+
+std::optional<conformance::CaseInput> make_input(const FuzzChoice& c, const GeneratorOptions& o, const std::string& name) {
+  const std::optional<conformance::CaseSpec> spec = make_spec(c, o, name);
+  if (!spec) return std::nullopt;
+  conformance::CaseInput in;
+  in.spec = *spec;
+  const Shape& s = spec->shape;
+  Problem<double>& p = in.problem;
+  p.gate_convention = spec->gate_convention;
+  p.cu_seqlens = spec->cu_seqlens;
+  p.scale = round_to(1.0 / std::sqrt(static_cast<double>(s.D)), DType::F32);
+  const std::vector<int> heads = head_ids(c);
+  Shape every_head = s;
+  every_head.H = *std::max_element(heads.begin(), heads.end()) + 1;
+  every_head.HQ = every_head.H * s.group_size();
+  draw_values(in, every_head, token_ids(c, s), c.values);
+  narrow_to_heads(in, every_head.H, heads);
   for (auto* t : {&p.q, &p.k, &p.v, &in.dO})
     for (double& x : *t) x = round_to(x, spec->dtype);
   for (auto* t : {&p.w, &p.beta, &p.g})
@@ -433,7 +499,7 @@ std::string_view to_string(GateKind k) {
 std::string choice_json(const FuzzChoice& c) {
   const ValueChoice& v = c.values;
   const nlohmann::json j = {
-      {"tokens", c.tokens}, {"kv_heads", c.kv_heads}, {"group", c.group}, {"head_dim_index", c.head_dim},
+      {"tokens", c.tokens}, {"heads", c.heads}, {"group", c.group}, {"head_dim_index", c.head_dim},
       {"segments", c.segments}, {"batch", c.batch}, {"value_dim_index", c.value_dim}, {"gate", c.gate},
       {"decode", c.decode}, {"prefill", c.prefill}, {"gradients", c.gradients},
       {"values", {{"logits", to_string(v.logits)}, {"w", to_string(v.w)}, {"beta", to_string(v.beta)},

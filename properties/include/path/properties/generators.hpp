@@ -54,9 +54,12 @@ struct ValueChoice {
 // stream, derive_seed(seed, family + id), so removing tokens leaves the others' values alone and
 // a shrink can cut a sequence down to the very tokens that matter (the one with beta > 1.9 and a
 // predecessor), not just to a prefix.
+// Kv heads are identities too: head id's values are those of head id in a draw with every head up
+// to the largest id present, so a shrink can drop head 0 and keep head 1 (the one whose beta at
+// the failing position is large), not only drop the last head.
 struct FuzzChoice {
   std::vector<int> tokens;     // the ids of one sequence's tokens (T = their number; unused with segments)
-  int kv_heads = 1;            // H
+  std::vector<int> heads = {0};  // the kv heads' ids (H = their number)
   int group = 1;               // G = HQ / H
   int head_dim = 0;            // index into GeneratorOptions::head_dims
   std::vector<std::vector<int>> segments;  // varlen: each sequence's token ids (empty and length-1
