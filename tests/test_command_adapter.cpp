@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "path/adapters/external_command.hpp"
@@ -187,9 +188,17 @@ TEST_F(CommandAdapter, ATimeOutStopsTheWholeProcessGroup) {
   EXPECT_EQ(count_of(stubborn.output, "timed out"), 3u) << stubborn.output;
   const std::string pid = testing::read_text(pid_file);
   ASSERT_FALSE(pid.empty());
-  // Gone, or a zombie waiting for a parent that reaps it: either way no longer running.
-  const std::string stat = testing::read_text("/proc/" + std::to_string(std::stol(pid)) + "/stat");
-  EXPECT_TRUE(stat.empty() || stat.find(") Z ") != std::string::npos) << "the background sleep survived: " << stat;
+  // Gone, or a zombie waiting for a parent that reaps it: either way no longer running. A process
+  // sent SIGKILL still takes a moment to exit (under load CI once read it in state D, dying), so
+  // the check polls for 3 s: a sleep that escaped the kill would still be sleeping 25 s later.
+  const std::string stat_file = "/proc/" + std::to_string(std::stol(pid)) + "/stat";
+  auto running = [&] {
+    const std::string stat = testing::read_text(stat_file);
+    return !stat.empty() && stat.find(") Z ") == std::string::npos && stat.find(") X ") == std::string::npos;
+  };
+  const auto kill_seen = std::chrono::steady_clock::now();
+  while (running() && seconds_since(kill_seen) < 3.0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(running()) << "the background sleep survived: " << testing::read_text(stat_file);
 }
 
 // SIGTERM to pathcheck while the program runs stops the program too, and is a failure.
