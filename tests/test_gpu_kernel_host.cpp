@@ -21,7 +21,11 @@
 #include "decode_kernel.cuh"
 // clang-format on
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <sstream>
@@ -29,9 +33,12 @@
 
 #include "path/conformance/case.hpp"
 #include "path/conformance/judge.hpp"
+#include "path/conformance/manifest.hpp"
+#include "path/conformance/runner.hpp"
 #include "path/conformance/suite.hpp"
 #include "path/core/rounding.hpp"
 #include "path/error_model.hpp"
+#include "path/io/safetensors.hpp"
 #include "path/backward.hpp"
 #include "path/decode.hpp"
 #include "path/forward.hpp"
@@ -465,6 +472,34 @@ conf::Outputs run_forward_backward_on_host(const conf::CaseInput& in) {
 }
 
 // Judges `outputs` of case c; a failure prints the judge's table.
+// With PATH_TEST_KEEP_FAILURES=DIR, a failing case is kept as a suite file and the kernel's outputs
+// as a results file, DIR/suite/NAME.safetensors and DIR/<who>/NAME.safetensors (who with '-' for
+// what is not a letter or digit), so that `pathcheck validate --suite DIR/suite --results DIR/<who>`
+// replays the verdict without the test (failures of one dtype per DIR: a suite has one dtype).
+// Existing case and results files are left alone (an error, not overwritten).
+void keep_failure(const conf::Case& c, const conf::Outputs& outputs, const std::string& who) {
+  const char* dir = std::getenv("PATH_TEST_KEEP_FAILURES");
+  if (!dir || !*dir) return;
+  std::string slug = who;
+  for (char& ch : slug)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '-';
+  const std::filesystem::path root(dir);
+  std::filesystem::create_directories(root / "suite");
+  std::filesystem::create_directories(root / slug);
+  conf::write_case((root / "suite" / (c.spec().name + ".safetensors")).string(), c, false);
+  conf::SuiteManifest m;  // the suite so far: every case file kept in DIR/suite
+  if (std::filesystem::exists(conf::manifest_path((root / "suite").string())))
+    m = conf::read_manifest((root / "suite").string());
+  m.suite = "test_gpu_kernel_host";
+  m.dtype = std::string(dtype_label(c.spec().dtype));
+  m.seed = testing::session_seed();
+  if (std::find(m.cases.begin(), m.cases.end(), c.spec().name) == m.cases.end()) m.cases.push_back(c.spec().name);
+  conf::write_manifest((root / "suite").string(), m);
+  io::write_safetensors((root / slug / (c.spec().name + ".safetensors")).string(),
+                        conf::results_file(c, outputs, "test_gpu_kernel_host " + who), false);
+  std::cerr << "  kept under " << root.string() << "\n";
+}
+
 void expect_judged_pass(const conf::Case& c, const conf::Outputs& outputs, DType t, const std::string& who) {
   const conf::CaseVerdict v = conf::judge(c, outputs);
   std::cerr << "  " << v.name << ": " << conf::to_string(v.verdict);
@@ -474,6 +509,7 @@ void expect_judged_pass(const conf::Case& c, const conf::Outputs& outputs, DType
     std::ostringstream table;
     conf::print_report(table, conf::Report{"judge", "test_gpu_kernel_host", who, std::string(dtype_label(t)), {v}, 0});
     ADD_FAILURE() << table.str() << testing::seed_note();
+    keep_failure(c, outputs, who);
   }
 }
 
@@ -629,7 +665,7 @@ void check_decode(DType t) {
   options.suite_seed = testing::session_seed();
   for (const conf::CaseSpec& s : host_decode_specs(t)) {
     const conf::Case c = conf::build_case(s, options);
-    for (index_t chunk : {1, 4}) {
+    for (index_t chunk : {1, 4, 7}) {  // 4: a chunk length of the baseline family, 7: none of them
       std::cerr << "  chunk " << chunk << ":";
       expect_judged_pass(c, run_decode_on_host<In>(c.input, chunk), t, "host-shim decode kernels, chunk " + std::to_string(chunk));
     }

@@ -146,8 +146,11 @@ namespace {
 // is rounded to the input type (what both GPU step kernels do: the fused step scores the key in its
 // fp32 registers and rounds it only when storing it, the plain step scores the rounded k_j^(t-1)
 // against H_t q_t); otherwise from the rounded cache (the definition: the cache lives in the input
-// type). The two differ by one input-type rounding of every key at every step.
-OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block, bool score_unrounded = false);
+// type). The two differ by one input-type rounding of every key at every step. chunk: the cache is
+// rounded after every `chunk` new tokens of a sequence (and after its last), as a chunk step rounds
+// it once per chunk; the tokens inside a chunk are scored from the fp32 keys.
+OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block, bool score_unrounded = false,
+                                  index_t chunk = 1);
 
 }  // namespace
 
@@ -155,7 +158,7 @@ OutputValues emulated_decode(const CaseInput& in) { return emulated_decode_with(
 
 namespace {
 
-OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block, bool score_unrounded) {
+OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block, bool score_unrounded, index_t chunk) {
   const CaseSpec& spec = in.spec;
   const DType prec = spec.dtype;
   const ForwardResult<double> fwd = emulate_forward(in.problem, prec);  // the prefilled rows
@@ -187,10 +190,13 @@ OutputValues emulated_decode_with(const CaseInput& in, index_t prefill_block, bo
           for (auto& K : c.keys) round_in_place(K, prec);
         continue;
       }
+      // The cache lives in the input type: rounded at the end of every chunk (one token by default).
+      const bool chunk_ends = (t - n + 1) % chunk == 0 || t + 1 == seq.length;
       Mat<float> logits;
-      if (score_unrounded) logits = newest_logits(c, x.q);
-      for (auto& K : c.keys) round_in_place(K, prec);  // the cache lives in the input type
-      if (!score_unrounded) logits = newest_logits(c, x.q);
+      if (score_unrounded || !chunk_ends) logits = newest_logits(c, x.q);
+      if (chunk_ends)
+        for (auto& K : c.keys) round_in_place(K, prec);
+      if (!score_unrounded && chunk_ends) logits = newest_logits(c, x.q);
       for (index_t hq = 0; hq < s.HQ; ++hq) {
         Eigen::Matrix<float, 1, Eigen::Dynamic> orow(s.Dv);
         float l = 0;
@@ -450,6 +456,25 @@ const Design kMembers[] = {
     {Order::rotated_by_one, Algorithm::blockwise, 64, false, false, true, false, true},
 };
 
+// Decode members that round the cache once per chunk of new tokens, as a chunk step does
+// (docs/tolerance.md, "A family of baselines"): a kernel that rounds elsewhere than every member
+// makes errors independent of all of theirs, and where every member happened to err little it
+// looked 2-3x worse (tests/data/decode-chunk-2026-12-02: the plain chunk step on an fp16 case, lse).
+// Chunk lengths 2, 3, 4 and 8 put rounding points where chunk steps of any length put theirs.
+struct ChunkedDecode {
+  Order order;
+  index_t chunk;
+  bool score_unrounded;
+};
+const ChunkedDecode kChunkedDecodeMembers[] = {
+    {Order::natural, 2, true}, {Order::reversed, 3, false}, {Order::interleaved, 4, true}, {Order::rotated_by_one, 8, false}};
+
+OutputValues chunked_decode_member(const CaseInput& in, const ChunkedDecode& m) {
+  OutputValues r = emulated_decode_with(permuted_features(in, m.order), 0, m.score_unrounded, m.chunk);
+  permute_back(in.spec, m.order, r);
+  return r;
+}
+
 }  // namespace
 
 std::vector<OutputValues> baseline_family(const CaseInput& in) {
@@ -462,6 +487,7 @@ std::vector<OutputValues> baseline_family(const CaseInput& in) {
     // differs only in summation order and can be lucky together: in fp32 every member put two
     // nearly equal logits on the same side of their fp32 rounding, and a correct kernel that did
     // not was 11x the family's error (tests/data/gpu-fuzz-2026-12-02-c/fp32). k_cache: member 1's.
+    for (const ChunkedDecode& m : kChunkedDecodeMembers) family.push_back(chunked_decode_member(in, m));
     const std::vector<double> k_cache = family.front().at("k_cache");
     CaseInput forward_case = in;
     forward_case.spec.mode = Mode::prefill;

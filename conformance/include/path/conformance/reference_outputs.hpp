@@ -53,7 +53,9 @@ OutputValues emulated_decode(const CaseInput& input);
 // input type as GEMM operands or kept in fp32 (rounding dS can hide an error below half an ulp
 // of dS that an fp32 dS keeps); decode: the prefix's keys one H at a time or by the blockwise
 // prefill, and token t scored from the fp32 keys before the cache is rounded or from the rounded
-// cache; a decode case adds the 16 forward members' o and lse (k_cache: member 1's). Delta = rowsum(dO * O) over the returned O by a tree reduction, dP = dO . v by a loop.
+// cache; a decode case adds four members that round the cache once per chunk of 2, 3, 4 or 8
+// new tokens (a chunk step's rounding points) and the 16 forward members' o and lse (k_cache:
+// member 1's). Delta = rowsum(dO * O) over the returned O by a tree reduction, dP = dO . v by a loop.
 // The table of members is kMembers in baseline.cpp. Tolerances are made from the largest error
 // among the members, so that they rest neither on one summation order's rounding luck nor on
 // one design's.
