@@ -476,7 +476,8 @@ conf::Outputs run_forward_backward_on_host(const conf::CaseInput& in) {
 // as a results file, DIR/suite/NAME.safetensors and DIR/<who>/NAME.safetensors (who with '-' for
 // what is not a letter or digit), so that `pathcheck validate --suite DIR/suite --results DIR/<who>`
 // replays the verdict without the test (failures of one dtype per DIR: a suite has one dtype).
-// Existing case and results files are left alone (an error, not overwritten).
+// A case already kept (for another kernel or chunk) is kept as it is; an existing results file is
+// an error, not overwritten.
 void keep_failure(const conf::Case& c, const conf::Outputs& outputs, const std::string& who) {
   const char* dir = std::getenv("PATH_TEST_KEEP_FAILURES");
   if (!dir || !*dir) return;
@@ -486,7 +487,8 @@ void keep_failure(const conf::Case& c, const conf::Outputs& outputs, const std::
   const std::filesystem::path root(dir);
   std::filesystem::create_directories(root / "suite");
   std::filesystem::create_directories(root / slug);
-  conf::write_case((root / "suite" / (c.spec().name + ".safetensors")).string(), c, false);
+  const std::filesystem::path case_file = root / "suite" / (c.spec().name + ".safetensors");
+  if (!std::filesystem::exists(case_file)) conf::write_case(case_file.string(), c, false);  // kept for another kernel
   conf::SuiteManifest m;  // the suite so far: every case file kept in DIR/suite
   if (std::filesystem::exists(conf::manifest_path((root / "suite").string())))
     m = conf::read_manifest((root / "suite").string());
