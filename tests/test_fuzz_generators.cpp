@@ -149,6 +149,20 @@ RC_GTEST_PROP(FuzzGenerators, RemovingAHeadKeepsTheOthersValues, ()) {
     }
 }
 
+// A hand-made choice names each head once, in increasing order (what the generator draws and its
+// shrinks keep); anything else is refused, not drawn as repeated heads.
+TEST(FuzzGenerators, HeadIdsMustIncrease) {
+  const pp::GeneratorOptions o = small_options();
+  pp::FuzzChoice c;
+  c.tokens = {0, 1};
+  for (const std::vector<int>& bad : {std::vector<int>{1, 1}, std::vector<int>{2, 0}, std::vector<int>{-1}})
+    EXPECT_THROW(pp::make_input((c.heads = bad, c), o, "t"), std::invalid_argument);
+  c.heads = {0, 2};
+  const auto in = pp::make_input(c, o, "t");
+  ASSERT_TRUE(in);
+  EXPECT_EQ(in->spec.shape.H, 2);
+}
+
 // Shrinking goes for the shape first: the first candidates of a case with B = 3 reduce the batch.
 TEST(FuzzGenerators, ShrinksTheShapeFirst) {
   pp::GeneratorOptions o = small_options();

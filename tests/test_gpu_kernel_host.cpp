@@ -471,7 +471,6 @@ conf::Outputs run_forward_backward_on_host(const conf::CaseInput& in) {
   return outputs;
 }
 
-// Judges `outputs` of case c; a failure prints the judge's table.
 // With PATH_TEST_KEEP_FAILURES=DIR, a failing case is kept as a suite file and the kernel's outputs
 // as a results file, DIR/suite/NAME.safetensors and DIR/<who>/NAME.safetensors (who with '-' for
 // what is not a letter or digit), so that `pathcheck validate --suite DIR/suite --results DIR/<who>`
@@ -502,6 +501,7 @@ void keep_failure(const conf::Case& c, const conf::Outputs& outputs, const std::
   std::cerr << "  kept under " << root.string() << "\n";
 }
 
+// Judges `outputs` of case c; a failure prints the judge's table (and is kept, above).
 void expect_judged_pass(const conf::Case& c, const conf::Outputs& outputs, DType t, const std::string& who) {
   const conf::CaseVerdict v = conf::judge(c, outputs);
   std::cerr << "  " << v.name << ": " << conf::to_string(v.verdict);

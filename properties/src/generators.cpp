@@ -346,8 +346,10 @@ std::optional<conformance::CaseSpec> make_spec(const FuzzChoice& c, const Genera
   const index_t D = o.head_dims[static_cast<std::size_t>(std::clamp(c.head_dim, 0, dims - 1))];
   const index_t Dv = c.value_dim <= 0 ? D : o.head_dims[static_cast<std::size_t>(std::min(c.value_dim, dims) - 1)];
   const index_t H = std::max<index_t>(1, static_cast<index_t>(c.heads.size())), HQ = H * std::max(1, c.group);
-  for (int h : c.heads)
-    if (h < 0 || h > 1 << 10) throw std::invalid_argument("fuzz choice: kv head id " + std::to_string(h) + " is outside [0, 1024]");
+  for (std::size_t i = 0; i < c.heads.size(); ++i)  // ids in [0, 1024], increasing (each head once)
+    if (c.heads[i] < 0 || c.heads[i] > 1 << 10 || (i > 0 && c.heads[i] <= c.heads[i - 1]))
+      throw std::invalid_argument("fuzz choice: kv head ids must increase within [0, 1024]; id " +
+                                  std::to_string(c.heads[i]) + " at " + std::to_string(i) + " does not");
   // A single varlen sequence is the dense case with its tokens: shrinking a varlen batch down to
   // one sequence then leaves no cu_seqlens behind.
   if (c.segments.size() == 1) {
